@@ -1,0 +1,3 @@
+from instapop.cli import main
+
+main()
