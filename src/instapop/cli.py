@@ -60,21 +60,31 @@ def synth(
     from instapop.synthetic import generate_profile
 
     try:
-        profile = generate_profile(out_dir, n_posts=posts, seed=seed, signal=not no_signal, video_size=video_size)
+        profile = generate_profile(
+            out_dir, n_posts=posts, seed=seed, signal=not no_signal, video_size=video_size
+        )
     except InstapopError as err:
         _fail(err)
-    typer.echo(f"profile: {profile.profile_dir}\nfollowers: {profile.followers_csv}\nground truth: {profile.ground_truth}")
+    typer.echo(f"profile: {profile.profile_dir}")
+    typer.echo(f"followers: {profile.followers_csv}")
+    typer.echo(f"ground truth: {profile.ground_truth}")
 
 
 @app.command()
 def ingest(
-    profile_dir: Annotated[Path, typer.Argument(help="Instaloader profile folder, or a folder with manifest.csv.")],
+    profile_dir: Annotated[
+        Path, typer.Argument(help="Instaloader profile folder, or a folder with manifest.csv.")
+    ],
     followers: FollowersOpt = None,
     followers_date: Annotated[
         str | None, typer.Option(help="Date of the follower count in a profile JSON (default: its mtime).")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Run folder to write media.csv and friends into.")] = Path("instapop-out"),
-    classes: Annotated[list[int] | None, typer.Option("--classes", "-n", help="Class counts N (repeatable).")] = None,
+    out: Annotated[Path, typer.Option(help="Run folder to write media.csv and friends into.")] = Path(
+        "instapop-out"
+    ),
+    classes: Annotated[
+        list[int] | None, typer.Option("--classes", "-n", help="Class counts N (repeatable).")
+    ] = None,
     window_days: Annotated[float, typer.Option(help="Rolling label window, in days.")] = Config.window_days,
     min_window_posts: Annotated[int, typer.Option(help="Widen the window to hold this many posts.")] = (
         Config.min_window_posts
@@ -88,7 +98,9 @@ def ingest(
     from instapop.ingest import ingest_profile
 
     config = Config(
-        n_classes=tuple(classes or Config.n_classes), window_days=window_days, min_window_posts=min_window_posts
+        n_classes=tuple(classes or Config.n_classes),
+        window_days=window_days,
+        min_window_posts=min_window_posts,
     )
     try:
         result = ingest_profile(profile_dir, followers or [], config=config, followers_date=followers_date)
@@ -97,6 +109,81 @@ def ingest(
         _fail(err)
     summary = result.summary()
     typer.echo(json.dumps(summary, indent=2) if as_json else result.describe())
+
+
+@app.command()
+def run(
+    profile_dir: Annotated[
+        Path, typer.Argument(help="Instaloader profile folder, or a folder with manifest.csv.")
+    ],
+    followers: FollowersOpt = None,
+    out: Annotated[Path, typer.Option(help="Run folder for every stage's outputs.")] = Path("instapop-out"),
+    cache: CacheOpt = None,
+    exclude: Annotated[
+        Path | None, typer.Option(help="Text file of media ids or paths to leave out (one a line).")
+    ] = None,
+    seed: SeedOpt = Config.seed,
+) -> None:
+    """Run the whole study: ingest, labels, embeddings, dedup, evaluate, train, explain, report.
+
+    Resumable: embeddings come back from the feature cache on a rerun.
+
+    Example: instapop run my_brand --followers followers.csv --out run
+    """
+    from instapop.pipeline import run_study
+
+    excluded = _read_exclude_file(exclude)
+    try:
+        result = run_study(
+            profile_dir,
+            followers or [],
+            out,
+            config=Config(seed=seed),
+            cache_dir=cache,
+            exclude=excluded,
+            announce=typer.echo,
+        )
+    except InstapopError as err:
+        _fail(err)
+    typer.echo(_timings_line(result.timings))
+    typer.echo(f"report: {result.report}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo profile, its run and its cache.")] = Path(
+        "demo-out"
+    ),
+    posts: Annotated[int, typer.Option(help="Posts in the generated demo profile.")] = 300,
+    seed: SeedOpt = Config.seed,
+) -> None:
+    """Generate a synthetic demo profile and run the whole study on it.
+
+    Example: instapop demo --out demo-out
+    """
+    from instapop.pipeline import run_demo
+
+    try:
+        result = run_demo(out, n_posts=posts, config=Config(seed=seed), announce=typer.echo)
+    except InstapopError as err:
+        _fail(err)
+    typer.echo(_timings_line(result.timings))
+    typer.echo(f"report: {result.report}")
+
+
+def _read_exclude_file(path: Path | None) -> list[str] | None:
+    if path is None:
+        return None
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as err:
+        _fail(InstapopError(f"cannot read exclude file {path}: {err.strerror}"))
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _timings_line(timings: dict[str, float]) -> str:
+    stages = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in timings.items())
+    return f"done in {sum(timings.values()):.1f}s ({stages})"
 
 
 def main() -> None:

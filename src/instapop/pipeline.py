@@ -1,0 +1,145 @@
+"""The whole study, stage after stage, into one run folder.
+
+Each stage reads the previous stage's files and writes its own (see
+docs/architecture.md), so a rerun is cheap: embeddings come back from the
+content-addressed feature cache, and any stage can also be run alone from the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from instapop.config import PAPER, Config
+
+log = logging.getLogger(__name__)
+
+STAGES = ("ingest", "embed", "dedup", "evaluate", "train", "explain", "report")
+
+
+@dataclass
+class StudyResult:
+    """Where a study wrote its outputs, and how long each stage took (seconds)."""
+
+    run_dir: Path
+    report: Path
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def default_cache_dir() -> Path:
+    """The shared feature cache: ``$XDG_CACHE_HOME/instapop`` or ``~/.cache/instapop``."""
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "instapop"
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str, announce: Callable[[str], None]) -> Iterator[None]:
+    announce(f"[{len(timings) + 1}/{len(STAGES)}] {stage}")
+    start = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - start, 2)
+    log.info("%s took %.1f s", stage, timings[stage])
+
+
+def run_study(
+    profile_dir: Path,
+    followers: list[Path],
+    run_dir: Path,
+    config: Config = PAPER,
+    cache_dir: Path | None = None,
+    n_classes_model: int | None = None,
+    followers_date: str | None = None,
+    exclude: list[str] | None = None,
+    progress: bool = True,
+    announce: Callable[[str], None] = log.info,
+) -> StudyResult:
+    """Run ingest -> labels -> embeddings -> dedup -> evaluate -> train -> explain -> report.
+
+    Parameters
+    ----------
+    profile_dir : Instaloader profile folder (or a folder with a manifest.csv).
+    followers : follower-history files (any format ``instapop.followers`` reads).
+    run_dir : folder that receives every stage's outputs; created if missing.
+    config : the study's settings; ``PAPER`` is the paper's configuration.
+    cache_dir : content-addressed feature cache (default: :func:`default_cache_dir`).
+    n_classes_model : N of the saved model (default: the largest of ``config.n_classes``).
+    exclude : media ids or paths a person wants out of training (logos, product sheets).
+    announce : called with a one-line title as each stage starts (the CLI prints it).
+
+    Returns
+    -------
+    StudyResult with the report's path and each stage's wall time.
+    """
+    from instapop.datasets import load_run_dataset
+    from instapop.dedup import deduplicate
+    from instapop.embed.extract import FeatureSet, embed_media
+    from instapop.explain.run import explain_run
+    from instapop.ingest import ingest_profile
+    from instapop.report import build_report
+    from instapop.training import train_final
+    from instapop.validation import evaluate, write_cv_results
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    config.save(run_dir / "config.json")
+    timings: dict[str, float] = {}
+
+    with _timed(timings, "ingest", announce):
+        ingested = ingest_profile(profile_dir, followers, config=config, followers_date=followers_date)
+        ingested.write(run_dir)
+    with _timed(timings, "embed", announce):
+        embed_media(ingested.media, cache_dir, config, progress=progress).save(run_dir / "features")
+    with _timed(timings, "dedup", announce):
+        features = FeatureSet.load(run_dir / "features")
+        deduplicate(ingested.media, features, config, exclude=exclude).write(run_dir)
+    with _timed(timings, "evaluate", announce):
+        dataset = load_run_dataset(run_dir)
+        cv_results = evaluate(dataset, config, progress=progress)
+        write_cv_results(cv_results, run_dir)
+    with _timed(timings, "train", announce):
+        n_model = n_classes_model or max(config.n_classes)
+        train_final(dataset, cv_results, config, n_model, run_dir / "model")
+    with _timed(timings, "explain", announce):
+        explain_run(run_dir, config, progress=progress)
+    with _timed(timings, "report", announce):
+        report = build_report(run_dir)
+
+    (run_dir / "timings.json").write_text(json.dumps(timings, indent=2))
+    return StudyResult(run_dir=run_dir, report=report, timings=timings)
+
+
+def run_demo(
+    out_dir: Path,
+    n_posts: int = 300,
+    config: Config = PAPER,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    announce: Callable[[str], None] = log.info,
+) -> StudyResult:
+    """Generate a synthetic profile under ``out_dir/data`` and run the whole study on it.
+
+    The run folder is ``out_dir/run``. The profile is generated once and reused by
+    later calls (same seed, same files), so a second demo is mostly cache hits.
+    """
+    from instapop.synthetic import generate_profile
+
+    out_dir = Path(out_dir)
+    announce(f"generating a {n_posts}-post synthetic profile (seed {config.seed})")
+    profile = generate_profile(out_dir / "data", n_posts=n_posts, seed=config.seed)
+    return run_study(
+        profile.profile_dir,
+        [profile.followers_csv],
+        out_dir / "run",
+        config=config,
+        cache_dir=cache_dir or out_dir / "cache",
+        progress=progress,
+        announce=announce,
+    )
