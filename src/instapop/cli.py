@@ -112,6 +112,80 @@ def ingest(
 
 
 @app.command()
+def embed(
+    profile_dir: Annotated[
+        Path, typer.Argument(help="Instaloader profile folder, or one with manifest.csv.")
+    ],
+    out: Annotated[Path, typer.Option(help="Run folder: its media.csv is used if present.")] = Path(
+        "instapop-out"
+    ),
+    cache: CacheOpt = None,
+    views: Annotated[
+        int, typer.Option(help="Views per image: the clean one + augmented ones.")
+    ] = Config.n_views,
+    engine: Annotated[str, typer.Option(help="'onnx' (fastest on CPU) or 'torch'.")] = Config.engine,
+    backbone: Annotated[str, typer.Option(help="'lite0' or the path of an .onnx model.")] = Config.backbone,
+    input_size: Annotated[
+        int, typer.Option(help="Input side in pixels (of an .onnx backbone).")
+    ] = Config.image_size,
+    dim: Annotated[int, typer.Option(help="Features per image of an .onnx backbone.")] = Config.onnx_dim,
+    offset: Annotated[float, typer.Option(help="An .onnx backbone's input is (pixel - offset) / scale.")] = (
+        Config.onnx_offset
+    ),
+    scale: Annotated[float, typer.Option(help="See --offset.")] = Config.onnx_scale,
+    layout: Annotated[str, typer.Option(help="An .onnx backbone's input layout: 'nchw' or 'nhwc'.")] = (
+        Config.onnx_layout
+    ),
+    seed: SeedOpt = 0,
+) -> None:
+    """Embed every image (clean + augmented views) and video (frames + thumbnail) into RUN/features.
+
+    Features come from, and go to, the content-addressed cache: a rerun, or a run
+    killed and started again, computes only what is missing.
+
+    Example: instapop embed my_brand --out run --views 15
+    """
+    import time
+
+    from instapop.embed.cache import default_cache_dir
+    from instapop.embed.extract import embed_media
+    from instapop.ingest import ingest_profile, load_media
+    from instapop.runtime import configure_runtime
+
+    config = Config(
+        n_views=views,
+        engine=engine,
+        backbone=backbone,
+        image_size=input_size,
+        onnx_dim=dim,
+        onnx_offset=offset,
+        onnx_scale=scale,
+        onnx_layout=layout,
+        seed=seed,
+    )
+    configure_runtime(config.embed_threads)
+    start = time.perf_counter()
+    try:
+        # Labels are not needed to embed, so a run folder without media.csv is ingested without followers.
+        has_table = (out / "media.csv").is_file()
+        media = load_media(out) if has_table else ingest_profile(profile_dir, [], config).media
+        features = embed_media(media, cache or default_cache_dir(), config, progress=True)
+        features.save(out / "features")
+    except InstapopError as err:
+        _fail(err)
+    seconds = time.perf_counter() - start
+    stats = features.stats
+    typer.echo(
+        f"{stats['images']} images x {views} views, {stats['videos']} videos x {config.n_frames} frames "
+        f"in {seconds:.1f}s ({stats['items'] / seconds:.1f} items/s); cache entries: "
+        f"{stats['entries_computed']} computed, {stats['entries_reused']} reused"
+    )
+    for row in features.failed.itertuples():
+        typer.echo(f"skipped {row.path}: {row.reason}")
+    typer.echo(f"features: {out / 'features'}")
+
+
+@app.command()
 def run(
     profile_dir: Annotated[
         Path, typer.Argument(help="Instaloader profile folder, or a folder with manifest.csv.")
@@ -130,10 +204,11 @@ def run(
 
     Example: instapop run my_brand --followers followers.csv --out run
     """
+    from instapop.dedup import read_exclude_file
     from instapop.pipeline import run_study
 
-    excluded = _read_exclude_file(exclude)
     try:
+        excluded = read_exclude_file(exclude) if exclude else None
         result = run_study(
             profile_dir,
             followers or [],
@@ -171,19 +246,130 @@ def demo(
     typer.echo(f"report: {result.report}")
 
 
-def _read_exclude_file(path: Path | None) -> list[str] | None:
-    if path is None:
-        return None
+@app.command()
+def dedup(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder holding media.csv and features/.")],
+    dup_threshold: Annotated[
+        float | None,
+        typer.Option(help="Distance at or below which two media are duplicates (default: automatic)."),
+    ] = None,
+    exclude: Annotated[
+        Path | None, typer.Option(help="Text file of media ids or paths to leave out (one a line).")
+    ] = None,
+) -> None:
+    """Find near-duplicate images and videos; decide which copy stays (nothing is deleted).
+
+    Writes dedup.csv (kept/removed, reason, partner), dedup.json, dedup_hist.png
+    and dedup_pairs.png into RUN_DIR.
+
+    Example: instapop dedup run --exclude logos.txt
+    """
+    from instapop.dedup import describe_summary, read_exclude_file
+    from instapop.pipeline import dedup_stage
+
     try:
-        lines = path.read_text().splitlines()
-    except OSError as err:
-        _fail(InstapopError(f"cannot read exclude file {path}: {err.strerror}"))
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        excluded = read_exclude_file(exclude) if exclude is not None else None
+        dedup_stage(run_dir, Config(dup_threshold=dup_threshold), excluded)
+    except InstapopError as err:
+        _fail(err)
+    typer.echo(describe_summary(json.loads((run_dir / "dedup.json").read_text())))
+    typer.echo(f"wrote {run_dir / 'dedup.csv'}, dedup.json, dedup_hist.png, dedup_pairs.png")
 
 
 def _timings_line(timings: dict[str, float]) -> str:
     stages = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in timings.items())
     return f"done in {sum(timings.values()):.1f}s ({stages})"
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder (at least media.csv from `instapop ingest`).")],
+    progress: Annotated[bool, typer.Option(help="Show progress bars while explaining.")] = True,
+) -> None:
+    """Build RUN_DIR/report.html: the paper's figures, the explanations and data quality, in one file.
+
+    Runs the explanations (t-SNE regions, Grad-CAM, video frame importance) first when
+    they are missing or older than the run's features and model. Prints the report's path.
+
+    Example: instapop report run
+    """
+    from instapop.explain.run import explain_if_missing
+    from instapop.report import build_report
+
+    try:
+        explain_if_missing(run_dir, progress=progress)
+        path = build_report(run_dir)
+    except InstapopError as err:
+        _fail(err)
+    typer.echo(str(path))
+
+
+@app.command()
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="A model/ folder written by `instapop train`.")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Candidate images and videos, or folders of them (a subfolder is one carousel)."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the ranking as JSON.")] = False,
+    explain: Annotated[
+        Path | None,
+        typer.Option(help="Write a heatmap PNG per image and a filmstrip PNG per video into this folder."),
+    ] = None,
+    cache: CacheOpt = None,
+) -> None:
+    """Rank candidate posts, best first, by the popularity class the model expects.
+
+    Prints each file's media type, predicted class with its probabilities and the
+    expected score (sum of p_k * k). Files that cannot be scored are listed with the reason.
+
+    Example: instapop predict run/model candidates/ --explain heatmaps
+    """
+    from instapop import runtime
+    from instapop.predict import Predictor, format_ranking, write_explanations
+
+    runtime.configure_runtime()
+    try:
+        predictor = Predictor.load(model_dir, cache_dir=cache)
+        ranked = predictor.rank(predictor.score_paths(inputs, explain=explain is not None))
+    except InstapopError as err:
+        _fail(err)
+    if explain is not None:
+        written = write_explanations(ranked, explain)
+        typer.echo(f"wrote {len(written)} explanation PNGs into {explain}", err=True)
+    if as_json:
+        typer.echo(json.dumps(predictor.ranking_json(ranked, heatmaps=False), indent=2))
+    else:
+        typer.echo(format_ranking(ranked, predictor.class_names))
+    if not any(candidate.ok for candidate in ranked):
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    model_dir: Annotated[Path, typer.Argument(help="A model/ folder written by `instapop train`.")],
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; the default keeps the page on this machine.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    cache: CacheOpt = None,
+) -> None:
+    """Serve the ranking page and its JSON API (POST /api/predict, GET /api/model).
+
+    Example: instapop serve run/model --port 8000
+    """
+    import uvicorn
+
+    from instapop import runtime
+    from instapop.web import create_app
+
+    runtime.configure_runtime()
+    try:
+        web_app = create_app(model_dir, cache_dir=cache)
+    except InstapopError as err:
+        _fail(err)
+    typer.echo(f"instapop: open http://{host}:{port}/ (Ctrl+C stops the server)")
+    uvicorn.run(web_app, host=host, port=port, log_level="info")
 
 
 def main() -> None:

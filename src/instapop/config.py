@@ -20,6 +20,9 @@ class Config:
     n_classes: tuple[int, ...] = (2, 3)  # popularity-class settings to build
     window_days: float = 56.0  # rolling window centred on each post (8 weeks)
     min_window_posts: int = 20  # widen the window until it holds this many posts
+    # --- ingest and follower history (issue 2) ---
+    follower_fit_points: int = 3  # nearest known points in the log-linear fit outside the history
+    max_json_bytes: int = 16 * 2**20  # metadata decompressing past this is refused (xz-bomb guard)
 
     # --- media and embeddings (paper §4.1, §4.2) ---
     backbone: str = "lite0"  # built-in EfficientNet-Lite0, or a path to an .onnx file
@@ -30,11 +33,28 @@ class Config:
     frame_interval_s: float = 1.0  # one frame a second over the first n_frames seconds
     n_views: int = 15  # augmented views per image, view 0 is the clean image
     batch_size_embed: int = 32
+    # --- media decoding, backbone, feature cache (issue 3, items 1-4) ---
+    max_image_pixels: int = 100_000_000  # larger images are refused (decompression-bomb guard)
+    video_max_pixels: int = 2560 * 1440  # larger frames are refused: Instagram serves at most 1080x1920
+    video_max_fps: float = 60.0  # faster videos are refused: decode cost grows with fps
+    video_max_duration_s: float | None = None  # None: any length (only the first seconds are decoded)
+    embed_threads: int = 0  # inference and decode threads; 0 = every core this process may use
+    aug_translate: float = 0.1  # augmented views: shift up to 10 % of width / height (paper §4.2)
+    aug_zoom: float = 0.1  # zoom in or out by up to 10 %
+    aug_brightness: float = 0.2  # brightness, contrast, saturation: factor in 1 +- this
+    aug_contrast: float = 0.2
+    aug_saturation: float = 0.2
+    onnx_dim: int = 1280  # backbone from an .onnx file: its declared output length per image,
+    onnx_offset: float = 127.0  # its input scaling (pixel - offset) / scale (Keras EfficientNet: 0 and 1)
+    onnx_scale: float = 128.0
+    onnx_layout: str = "nchw"  # and its input layout: "nchw" (PyTorch exports) or "nhwc" (Keras / tf2onnx)
 
     # --- near-duplicates (paper §4.1) ---
     dup_threshold: float | None = None  # None: found from the NN-distance histogram
     video_duration_tol_s: float = 0.5
     video_fps_tol: float = 1.0
+    dup_outlier_k: float = 3.0  # automatic threshold: this many robust spreads below the median log NN dist.
+    dup_sheet_max_pairs: int = 40  # removed pairs drawn in dedup_pairs.png; the rest are counted
 
     # --- models (paper §4.2) ---
     dropout: float = 0.2
@@ -48,6 +68,28 @@ class Config:
     n_splits: int = 5
     n_repeats: int = 3
     grouped_folds: bool = True  # False gives the paper's plain stratified folds
+    logreg_c: float = 1.0  # logistic-regression baseline: inverse L2 strength on standardised embeddings
+    logreg_max_iter: int = 1000  # its L-BFGS iteration cap
+    train_threads: int = 0  # torch intra-op threads while training; 0 = every available core
+
+    # --- explain and report (issue 5) ---
+    gradcam_per_class: int = 3  # Grad-CAM images per class: the most confident correct ones (Fig. 9)
+    videos_per_class: int = 1  # explained videos per class: the most confident correct ones
+    top_frames: int = 2  # frames of an explained video that also get a Grad-CAM
+    region_min_size: int = 10  # smallest t-SNE cluster tested for a popularity region
+    region_alpha: float = 0.01  # significance of a region, after the Bonferroni correction
+    low_confidence_days: float = 30.0  # follower estimate further than this from data: low-confidence label
+
+    # --- synthetic profile generator (issue 2, item 5) ---
+    synth_base_por: float = 0.06  # PoR of an average image post at the start of the synthetic profile
+    synth_base_elasticity: float = 0.5  # base PoR ~ followers ** -this: big audiences engage less per head
+    synth_signal_factor: float = 1.6  # PoR x this for the "popular" object, / this for the "unpopular" one
+    synth_video_factor: float = 0.55  # posts with a video: about 45 % lower PoR (paper Fig. 1b)
+    synth_repost_factor: float = 0.75  # a repost reaches an audience that has seen it: lower PoR
+    synth_por_noise: float = 0.1  # sigma of the log-normal PoR noise
+    synth_repost_fraction: float = 0.05  # share of posts that re-post earlier media
+    synth_same_shoot_fraction: float = 0.04  # share of posts that are a variant of the previous shoot
+    synth_wrong_followers_factor: tuple[float, float] = (0.5, 0.55)  # history 45-50 % too low on t0-t1
 
     seed: int = 0
 
@@ -61,7 +103,7 @@ class Config:
         if unknown:
             raise ValueError(f"unknown config keys {unknown}; expected some of {sorted(known)}")
         values = dict(data)
-        for name in ("n_classes", "gru_units"):
+        for name in ("n_classes", "gru_units", "synth_wrong_followers_factor"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)

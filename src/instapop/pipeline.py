@@ -48,6 +48,65 @@ def _timed(timings: dict[str, float], stage: str, announce: Callable[[str], None
     log.info("%s took %.1f s", stage, timings[stage])
 
 
+def ingest_stage(
+    run_dir: Path, profile_dir: Path, followers: list[Path], config: Config, followers_date: str | None = None
+) -> None:
+    """Read the profile and follower history; write the labelled media table."""
+    from instapop.ingest import ingest_profile
+
+    ingest_profile(profile_dir, followers, config=config, followers_date=followers_date).write(run_dir)
+
+
+def embed_stage(run_dir: Path, config: Config, cache_dir: Path, progress: bool = True) -> None:
+    """Embed every media item (through the feature cache) into ``run_dir/features``."""
+    from instapop.embed.extract import embed_media
+    from instapop.ingest import load_media
+
+    embed_media(load_media(run_dir), cache_dir, config, progress=progress).save(run_dir / "features")
+
+
+def dedup_stage(run_dir: Path, config: Config, exclude: list[str] | None = None) -> None:
+    """Find near-duplicates and decide which copy stays."""
+    from instapop.dedup import deduplicate
+    from instapop.embed.extract import FeatureSet
+    from instapop.ingest import load_media
+
+    features = FeatureSet.load(run_dir / "features")
+    deduplicate(load_media(run_dir), features, config, exclude=exclude).write(run_dir)
+
+
+def evaluate_stage(run_dir: Path, config: Config, progress: bool = True) -> None:
+    """Repeated stratified k-fold of the four approaches and the baselines."""
+    from instapop.datasets import load_run_dataset
+    from instapop.validation import evaluate, write_cv_results
+
+    write_cv_results(evaluate(load_run_dataset(run_dir), config, progress=progress), run_dir)
+
+
+def train_stage(run_dir: Path, config: Config, n_classes: int | None = None) -> None:
+    """Train the final models on all data into ``run_dir/model``, choosing approaches by CV."""
+    from instapop.datasets import load_run_dataset
+    from instapop.training import train_final
+
+    cv_results = json.loads((run_dir / "cv_results.json").read_text())
+    n_classes = n_classes or max(config.n_classes)
+    train_final(load_run_dataset(run_dir), cv_results, config, n_classes, run_dir / "model")
+
+
+def explain_stage(run_dir: Path, config: Config, progress: bool = True) -> None:
+    """Grad-CAM, video frame importance, t-SNE regions."""
+    from instapop.explain.run import explain_run
+
+    explain_run(run_dir, config, progress=progress)
+
+
+def report_stage(run_dir: Path) -> Path:
+    """The self-contained HTML report, from run-folder files only."""
+    from instapop.report import build_report
+
+    return build_report(run_dir)
+
+
 def run_study(
     profile_dir: Path,
     followers: list[Path],
@@ -77,15 +136,6 @@ def run_study(
     -------
     StudyResult with the report's path and each stage's wall time.
     """
-    from instapop.datasets import load_run_dataset
-    from instapop.dedup import deduplicate
-    from instapop.embed.extract import FeatureSet, embed_media
-    from instapop.explain.run import explain_run
-    from instapop.ingest import ingest_profile
-    from instapop.report import build_report
-    from instapop.training import train_final
-    from instapop.validation import evaluate, write_cv_results
-
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -93,24 +143,19 @@ def run_study(
     timings: dict[str, float] = {}
 
     with _timed(timings, "ingest", announce):
-        ingested = ingest_profile(profile_dir, followers, config=config, followers_date=followers_date)
-        ingested.write(run_dir)
+        ingest_stage(run_dir, profile_dir, followers, config, followers_date)
     with _timed(timings, "embed", announce):
-        embed_media(ingested.media, cache_dir, config, progress=progress).save(run_dir / "features")
+        embed_stage(run_dir, config, cache_dir, progress)
     with _timed(timings, "dedup", announce):
-        features = FeatureSet.load(run_dir / "features")
-        deduplicate(ingested.media, features, config, exclude=exclude).write(run_dir)
+        dedup_stage(run_dir, config, exclude)
     with _timed(timings, "evaluate", announce):
-        dataset = load_run_dataset(run_dir)
-        cv_results = evaluate(dataset, config, progress=progress)
-        write_cv_results(cv_results, run_dir)
+        evaluate_stage(run_dir, config, progress)
     with _timed(timings, "train", announce):
-        n_model = n_classes_model or max(config.n_classes)
-        train_final(dataset, cv_results, config, n_model, run_dir / "model")
+        train_stage(run_dir, config, n_classes_model)
     with _timed(timings, "explain", announce):
-        explain_run(run_dir, config, progress=progress)
+        explain_stage(run_dir, config, progress)
     with _timed(timings, "report", announce):
-        report = build_report(run_dir)
+        report = report_stage(run_dir)
 
     (run_dir / "timings.json").write_text(json.dumps(timings, indent=2))
     return StudyResult(run_dir=run_dir, report=report, timings=timings)
@@ -126,15 +171,17 @@ def run_demo(
 ) -> StudyResult:
     """Generate a synthetic profile under ``out_dir/data`` and run the whole study on it.
 
-    The run folder is ``out_dir/run``. The profile is generated once and reused by
-    later calls (same seed, same files), so a second demo is mostly cache hits.
+    The run folder is ``out_dir/run`` and the feature cache ``out_dir/cache``: the
+    generator is deterministic, so a second demo finds every embedding cached.
     """
     from instapop.synthetic import generate_profile
 
     out_dir = Path(out_dir)
     announce(f"generating a {n_posts}-post synthetic profile (seed {config.seed})")
+    start = time.perf_counter()
     profile = generate_profile(out_dir / "data", n_posts=n_posts, seed=config.seed)
-    return run_study(
+    generate_s = round(time.perf_counter() - start, 2)
+    result = run_study(
         profile.profile_dir,
         [profile.followers_csv],
         out_dir / "run",
@@ -143,3 +190,5 @@ def run_demo(
         progress=progress,
         announce=announce,
     )
+    result.timings = {"generate": generate_s, **result.timings}
+    return result

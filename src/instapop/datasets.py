@@ -1,0 +1,271 @@
+"""Media table + embeddings - duplicates -> aligned arrays per media type, the models' input.
+
+A media item enters a :class:`Dataset` when it has features, a PoR and a class for every N,
+and was not removed by dedup. Every item left out for another reason than dedup is listed in
+``Dataset.skipped`` with the reason, and that list goes into the run's ``cv_results.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from instapop.errors import InstapopError
+
+log = logging.getLogger(__name__)
+
+IMAGE, VIDEO = "image", "video"
+
+
+class Features(Protocol):
+    """What :func:`build_dataset` reads from an ``embed.extract.FeatureSet``."""
+
+    backbone: str
+    image_ids: list[str]
+    image_views: np.ndarray
+    video_ids: list[str]
+    video_frames: np.ndarray
+    video_thumbs: np.ndarray
+
+
+@dataclass
+class MediaSet:
+    """The items of one media type, aligned with the feature arrays.
+
+    Attributes
+    ----------
+    ids : list of str
+        Media ids.
+    groups : numpy.ndarray
+        Post id of each item (str): carousel siblings share one; folds never split a group.
+    timestamps : numpy.ndarray
+        Posting time of each item, ``datetime64[ns]`` in UTC.
+    por : numpy.ndarray
+        Popularity Rate of each item's post (float64).
+    labels : dict of int to numpy.ndarray
+        For each N, the rolling-window class of each item (int64, 0 = least popular).
+    """
+
+    ids: list[str]
+    groups: np.ndarray
+    timestamps: np.ndarray
+    por: np.ndarray
+    labels: dict[int, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Dataset:
+    """Everything the models train on: images and videos with their features.
+
+    Attributes
+    ----------
+    images : MediaSet
+    image_views : numpy.ndarray
+        (n_img, K, D) float32; view 0 is the clean image, views 1.. augmented.
+    videos : MediaSet
+    video_frames : numpy.ndarray
+        (n_vid, T, D) float32 frame embeddings.
+    video_thumbs : numpy.ndarray
+        (n_vid, D) float32 thumbnail embeddings.
+    backbone : str
+        Id of the encoder the features come from.
+    skipped : list of dict
+        Items left out (``media_id``, ``reason``), dedup removals excepted.
+    """
+
+    images: MediaSet
+    image_views: np.ndarray
+    videos: MediaSet
+    video_frames: np.ndarray
+    video_thumbs: np.ndarray
+    backbone: str
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def n_classes(self) -> tuple[int, ...]:
+        """The N values both media sets carry labels for."""
+        return tuple(sorted(set(self.images.labels) & set(self.videos.labels)))
+
+
+def class_columns(media: pd.DataFrame) -> list[int]:
+    """The N of every ``class_<N>`` column of a media table, ascending."""
+    return sorted(int(c.removeprefix("class_")) for c in media.columns if c.removeprefix("class_").isdigit())
+
+
+def _usable(rows: pd.DataFrame, ns: list[int], feature_ids: set[str]) -> tuple[pd.DataFrame, list[dict]]:
+    """Rows with features, a finite PoR and every class; the others with a reason."""
+    reasons = pd.Series("", index=rows.index)
+    classes = rows[[f"class_{n}" for n in ns]].astype(float)
+    missing_class = (classes.isna() | (classes < 0)).any(axis=1)  # labels.UNLABELLED is -1
+    reasons[missing_class] = "no popularity class (no PoR or too few posts in its window)"
+    reasons[~np.isfinite(rows["por"].astype(float))] = "no PoR (likes, comments or followers missing)"
+    reasons[~rows["media_id"].isin(feature_ids)] = "no features (not embedded; see features.json 'failed')"
+    skipped = [{"media_id": m, "reason": r} for m, r in zip(rows["media_id"], reasons, strict=True) if r]
+    return rows[reasons == ""], skipped
+
+
+def _media_set(rows: pd.DataFrame, ns: list[int]) -> MediaSet:
+    timestamps = pd.to_datetime(rows["timestamp"], utc=True).dt.tz_localize(None).to_numpy("datetime64[ns]")
+    return MediaSet(
+        ids=rows["media_id"].astype(str).tolist(),
+        groups=rows["post_id"].astype(str).to_numpy(),
+        timestamps=timestamps,
+        por=rows["por"].astype(float).to_numpy(),
+        labels={n: rows[f"class_{n}"].astype(np.int64).to_numpy() for n in ns},
+    )
+
+
+def _rows_of(ids: list[str], media_ids: list[str]) -> np.ndarray:
+    position = {media_id: i for i, media_id in enumerate(ids)}
+    return np.array([position[m] for m in media_ids], dtype=np.int64)
+
+
+def build_dataset(media: pd.DataFrame, features: Features, removed: set[str] = frozenset()) -> Dataset:
+    """Align a media table with its features, leaving out removed and unusable items.
+
+    Parameters
+    ----------
+    media : pandas.DataFrame
+        ``media.csv`` (see docs/architecture.md): media_id, post_id, timestamp, media_type,
+        por and one ``class_<N>`` column per N.
+    features : FeatureSet
+        The run's embeddings.
+    removed : set of str
+        Media ids to leave out (near-duplicates and exclusions from dedup).
+
+    Returns
+    -------
+    Dataset
+        Items in media-table order; ``skipped`` lists the items left out and why.
+
+    Raises
+    ------
+    InstapopError
+        When the table has no ``class_<N>`` column.
+    """
+    ns = class_columns(media)
+    if not ns:
+        raise InstapopError("media table has no class_<N> columns: ingest it with a follower history")
+    kept = media[~media["media_id"].astype(str).isin(removed)]
+    images, skipped_images = _usable(kept[kept["media_type"] == IMAGE], ns, set(features.image_ids))
+    videos, skipped_videos = _usable(kept[kept["media_type"] == VIDEO], ns, set(features.video_ids))
+    skipped = skipped_images + skipped_videos
+    for item in skipped:
+        log.warning("%s left out: %s", item["media_id"], item["reason"])
+    image_rows = _rows_of(features.image_ids, images["media_id"].tolist())
+    video_rows = _rows_of(features.video_ids, videos["media_id"].tolist())
+    return Dataset(
+        images=_media_set(images, ns),
+        image_views=np.asarray(features.image_views, dtype=np.float32)[image_rows],
+        videos=_media_set(videos, ns),
+        video_frames=np.asarray(features.video_frames, dtype=np.float32)[video_rows],
+        video_thumbs=np.asarray(features.video_thumbs, dtype=np.float32)[video_rows],
+        backbone=features.backbone,
+        skipped=skipped,
+    )
+
+
+def load_run_dataset(run_dir: Path) -> Dataset:
+    """The dataset of a run folder: ``media.csv`` + ``features/`` - ``dedup.csv`` removals.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        A run folder after ingest and embed (dedup optional: without ``dedup.csv`` nothing is
+        removed, and a warning says so).
+    """
+    from instapop.dedup import load_dedup, removed_ids
+    from instapop.embed.extract import FeatureSet
+    from instapop.ingest import load_media
+
+    run_dir = Path(run_dir)
+    removed: set[str] = set()
+    if (run_dir / "dedup.csv").is_file():
+        removed = removed_ids(load_dedup(run_dir))
+    else:
+        log.warning("%s: no dedup.csv, near-duplicates are not removed (run `instapop dedup`)", run_dir)
+    return build_dataset(load_media(run_dir), FeatureSet.load(run_dir / "features"), removed)
+
+
+def _quantile_classes(values: np.ndarray, n_classes: int) -> np.ndarray:
+    cuts = np.quantile(values, np.arange(1, n_classes) / n_classes)
+    return np.searchsorted(cuts, values).astype(np.int64)
+
+
+def planted_dataset(
+    n_images: int,
+    n_videos: int,
+    signal: float = 2.0,
+    seed: int = 0,
+    dim: int = 1280,
+    n_views: int = 3,
+    n_frames: int = 15,
+    ns: tuple[int, ...] = (2, 3),
+    siblings: int = 3,
+) -> Dataset:
+    """A Gaussian-feature dataset with a planted popularity direction, for tests and benchmarks.
+
+    Each post holds 1..``siblings`` items whose features share a post-level component (like
+    carousel siblings or reposts) and the post's PoR. A post's log PoR is a standard normal
+    "popularity", added to its features along one hidden unit direction times ``signal``
+    (0: no signal, classes independent of the features).
+    Classes are PoR terciles / medians over the whole set, per media type.
+
+    Parameters
+    ----------
+    n_images, n_videos : int
+        Items per media type.
+    signal : float
+        Strength of the planted direction relative to the unit feature noise.
+    seed : int
+        Everything is drawn from this seed.
+    dim, n_views, n_frames : int
+        Feature size D, views per image K and frames per video T.
+    ns : tuple of int
+        The N values to label.
+    siblings : int
+        Largest number of items per post.
+    """
+    rng = np.random.default_rng(seed)
+    direction = rng.normal(size=dim)
+    direction /= np.linalg.norm(direction)
+
+    def media_set(kind: str, n: int) -> tuple[MediaSet, np.ndarray]:
+        post_sizes = rng.integers(1, siblings + 1, size=n)
+        post = np.repeat(np.arange(n), post_sizes)[:n]  # item -> post
+        popularity = rng.normal(size=n)  # per post
+        post_features = rng.normal(size=(n, dim)) + signal * popularity[:, None] * direction
+        log_por = popularity[post]
+        features = (post_features[post] + 0.5 * rng.normal(size=(n, dim))).astype(np.float32)
+        labels = {k: _quantile_classes(log_por, k) for k in ns}
+        times = np.datetime64("2020-01-01") + (post * 86_400).astype("timedelta64[s]")
+        items = MediaSet(
+            ids=[f"{kind}{i}" for i in range(n)],
+            groups=np.array([f"{kind}-post{p}" for p in post]),
+            timestamps=times.astype("datetime64[ns]"),
+            por=np.exp(log_por) * 0.05,
+            labels=labels,
+        )
+        return items, features
+
+    images, image_clean = media_set("img", n_images)
+    videos, video_base = media_set("vid", n_videos)
+    image_views = image_clean[:, None, :] + 0.1 * rng.normal(size=(n_images, n_views, dim))
+    image_views[:, 0] = image_clean
+    video_frames = video_base[:, None, :] + 0.5 * rng.normal(size=(n_videos, n_frames, dim))
+    return Dataset(
+        images=images,
+        image_views=image_views.astype(np.float32),
+        videos=videos,
+        video_frames=video_frames.astype(np.float32),
+        video_thumbs=video_frames[:, 0].astype(np.float32),
+        backbone="planted-gaussian",
+    )

@@ -1,0 +1,207 @@
+"""Popularity Rate and popularity classes (paper §2-3).
+
+PoR = (likes + comments) / followers at posting time (eq. 1). Classes are N
+quantile bins of PoR (N = 2: median split, N = 3: terciles, any N >= 2),
+computed inside a rolling time window centred on each post, because PoR drifts
+down as a profile grows and a follower estimate can be wrong for a while
+(paper Fig. 2); the global ("horizontal") split is kept for comparison.
+
+Image posts and video posts are labelled separately: a post with at least one
+image belongs to the image split, a post with at least one video to the video
+split, and every media item carries its post's class for its own type.
+
+A class is the post's quantile position among the posts of its window: with
+``less`` posts below it and ``equal`` posts tied with it (itself included) out
+of ``n``, class = floor((less + equal / 2) * N / n). Without ties this puts
+floor(n/N) or ceil(n/N) posts of any window in each class; tied posts share
+their mid-rank and so one class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from instapop.config import Config
+
+UNLABELLED = -1  # class of a post with no PoR (no follower estimate) or outside a split
+MEDIA_TYPES = ("image", "video")
+_SECOND = pd.Timedelta(seconds=1)
+_EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def popularity_rate(likes, comments, followers) -> np.ndarray:
+    """PoR = (likes + comments) / followers; NaN where followers is unknown or not positive.
+
+    Parameters
+    ----------
+    likes, comments, followers : array-likes of equal length.
+
+    Returns
+    -------
+    Float array of PoR values.
+    """
+    followers = np.asarray(followers, dtype=float)
+    engagement = np.asarray(likes, dtype=float) + np.asarray(comments, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(followers > 0, engagement / followers, np.nan)
+
+
+def quantile_classes(values, n_classes: int) -> np.ndarray:
+    """Quantile class (0 = lowest) of every value among all the values given.
+
+    Parameters
+    ----------
+    values : finite numbers.
+    n_classes : N >= 2.
+
+    Returns
+    -------
+    Int array in 0..N-1; class sizes differ by at most one, plus ties.
+    """
+    values = np.asarray(values, dtype=float)
+    ordered = np.sort(values)
+    less = np.searchsorted(ordered, values, side="left")
+    equal = np.searchsorted(ordered, values, side="right") - less
+    # Integer form of floor((less + equal/2) * N / n): no rounding at class borders.
+    return (2 * less + equal) * n_classes // (2 * len(values))
+
+
+def global_classes(por, n_classes: int) -> np.ndarray:
+    """Quantile classes over the whole history (the paper's "horizontal" split).
+
+    Parameters
+    ----------
+    por : PoR values; NaN ones get ``UNLABELLED``.
+    n_classes : N >= 2.
+    """
+    _check_n(n_classes)
+    por = np.asarray(por, dtype=float)
+    classes = np.full(len(por), UNLABELLED, dtype=np.int64)
+    valid = np.isfinite(por)
+    if valid.any():
+        classes[valid] = quantile_classes(por[valid], n_classes)
+    return classes
+
+
+def rolling_classes(timestamps, por, n_classes: int, window_days: float, min_window_posts: int) -> np.ndarray:
+    """Quantile class of each post among the posts in a time window centred on it.
+
+    Parameters
+    ----------
+    timestamps : posting times (UTC), one per post.
+    por : PoR per post; NaN ones get ``UNLABELLED`` and are left out of every window.
+    n_classes : N >= 2.
+    window_days : window width; it spans window_days / 2 either side of the post.
+    min_window_posts : where the window holds fewer posts, it is widened
+        symmetrically until it holds this many (or all posts).
+
+    Returns
+    -------
+    Int array in 0..N-1 (or ``UNLABELLED``), in the order given.
+    """
+    _check_n(n_classes)
+    por = np.asarray(por, dtype=float)
+    seconds = _epoch_seconds(timestamps)
+    classes = np.full(len(por), UNLABELLED, dtype=np.int64)
+    valid = np.flatnonzero(np.isfinite(por))
+    if len(valid) == 0:
+        return classes
+    order = valid[np.argsort(seconds[valid], kind="stable")]
+    t, values = seconds[order], por[order]
+    lo, hi = rolling_windows(t, window_days, min_window_posts)
+    for i in range(len(order)):
+        window = values[lo[i] : hi[i]]
+        less = np.count_nonzero(window < values[i])
+        equal = np.count_nonzero(window == values[i])
+        classes[order[i]] = (2 * less + equal) * n_classes // (2 * len(window))
+    return classes
+
+
+def rolling_windows(sorted_seconds: np.ndarray, window_days: float, min_window_posts: int):
+    """Window bounds [lo, hi) of every post in time-sorted epoch seconds.
+
+    The half-width is window_days / 2, or the distance to the post's
+    ``min_window_posts``-th nearest post (itself counted) where that is larger,
+    so a widened window stays centred; posts exactly on the edge are inside.
+
+    Returns
+    -------
+    (lo, hi) int arrays.
+    """
+    t = np.asarray(sorted_seconds, dtype=np.int64)
+    n = len(t)
+    need = max(1, min(min_window_posts, n))
+    half = window_days * 86400.0 / 2
+    lo, hi = np.empty(n, np.int64), np.empty(n, np.int64)
+    for i in range(n):
+        # The `need` nearest posts all lie within `need` places of i in sorted order.
+        near = np.abs(t[max(0, i - need + 1) : i + need] - t[i])
+        radius = max(half, float(np.partition(near, need - 1)[need - 1]))
+        lo[i] = np.searchsorted(t, t[i] - radius, side="left")
+        hi[i] = np.searchsorted(t, t[i] + radius, side="right")
+    return lo, hi
+
+
+def post_classes(posts: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """PoR and classes per post, per split.
+
+    Parameters
+    ----------
+    posts : one row per post with ``timestamp``, ``likes``, ``comments``,
+        ``followers``, ``n_images``, ``n_videos``.
+    config : ``n_classes``, ``window_days``, ``min_window_posts``.
+
+    Returns
+    -------
+    DataFrame on ``posts.index`` with ``por`` and, for each media type and N,
+    ``<type>_class_<N>`` and ``<type>_global_class_<N>`` (``UNLABELLED`` outside the split).
+    """
+    por = popularity_rate(posts["likes"], posts["comments"], posts["followers"])
+    out = {"por": por}
+    for media_type in MEDIA_TYPES:
+        in_split = (posts[f"n_{media_type}s"] > 0).to_numpy()
+        split_por = np.where(in_split, por, np.nan)
+        for n in config.n_classes:
+            out[f"{media_type}_class_{n}"] = rolling_classes(
+                posts["timestamp"], split_por, n, config.window_days, config.min_window_posts
+            )
+            out[f"{media_type}_global_class_{n}"] = global_classes(split_por, n)
+    return pd.DataFrame(out, index=posts.index)
+
+
+def label_media(media: pd.DataFrame, posts: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Give every media item its post's PoR and its post's classes for the item's own media type.
+
+    Parameters
+    ----------
+    media : one row per media item with ``post_id`` and ``media_type``.
+    posts : one row per post with ``post_id`` and the columns ``post_classes`` needs.
+    config : class settings.
+
+    Returns
+    -------
+    A copy of ``media`` with ``por``, ``class_<N>`` and ``global_class_<N>`` added.
+    """
+    classes = post_classes(posts, config).set_axis(posts["post_id"].to_numpy())
+    labelled = media.copy()
+    labelled["por"] = labelled["post_id"].map(classes["por"]).to_numpy(float)
+    is_image = (labelled["media_type"] == "image").to_numpy()
+    for n in config.n_classes:
+        for kind in ("class", "global_class"):
+            image = labelled["post_id"].map(classes[f"image_{kind}_{n}"])
+            video = labelled["post_id"].map(classes[f"video_{kind}_{n}"])
+            labelled[f"{kind}_{n}"] = np.where(is_image, image, video).astype(np.int64)
+    return labelled
+
+
+def _epoch_seconds(timestamps) -> np.ndarray:
+    times = pd.DatetimeIndex(timestamps)
+    if times.tz is None:
+        times = times.tz_localize("UTC")
+    return np.asarray((times - _EPOCH) // _SECOND, dtype=np.int64)
+
+
+def _check_n(n_classes: int) -> None:
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be at least 2; got {n_classes}")

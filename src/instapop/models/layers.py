@@ -1,0 +1,64 @@
+"""Layers that hold E independent models ("members") side by side.
+
+Cross-validation trains the same architecture on 5 folds x 3 repeats. Tiny models on CPU are
+bound by per-operation overhead, not FLOPs, so the 15 trainings run as one: every weight gets
+a leading member axis and one batched matmul serves all members. Adam's update is elementwise
+and each member's loss only touches its own slice, so a member trains exactly as it would alone.
+A saved model is simply one member (E = 1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class StackedLinear(nn.Module):
+    """E independent linear layers: (E, ..., in) -> (E, ..., out).
+
+    Initialised as ``nn.Linear`` is (uniform in +-1/sqrt(in)).
+
+    Parameters
+    ----------
+    members, in_features, out_features : int
+        Number of independent layers E and each layer's sizes.
+    """
+
+    def __init__(self, members: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.empty(members, in_features, out_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(members, out_features).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        members, in_features = x.shape[0], x.shape[-1]
+        flat = x.reshape(members, -1, in_features)
+        out = torch.baddbmm(self.bias[:, None, :], flat, self.weight)
+        return out.reshape(*x.shape[:-1], out.shape[-1])
+
+
+def sequence_dropout(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
+    """Inverted dropout with one mask per item, shared by all its time steps.
+
+    ``x`` is (E, n, D) or (E, n, T, D); the mask is (E, n, D). For (E, n, D) this is ordinary
+    dropout.
+    """
+    if not training or rate == 0.0:
+        return x
+    keep = torch.rand(x.shape[0], x.shape[1], x.shape[-1], dtype=x.dtype) >= rate
+    mask = keep.to(x.dtype) / (1.0 - rate)
+    return x * (mask if x.dim() == 3 else mask[:, :, None, :])
+
+
+def add_member_axis(x: torch.Tensor, members: int, item_dims: int) -> tuple[torch.Tensor, bool]:
+    """Accept a single model's input without the member axis when E = 1.
+
+    Returns the input with a member axis and whether it was added (to drop it from the output).
+    """
+    if x.dim() == item_dims + 1:
+        return x, False
+    if members != 1:
+        raise ValueError(f"{members} members need a leading member axis; got shape {tuple(x.shape)}")
+    return x[None], True

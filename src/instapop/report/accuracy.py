@@ -1,0 +1,118 @@
+"""The models' cross-validated accuracy: confusion matrices (Figs. 5-8), all metrics, summary lines.
+
+Reads ``cv_results.json`` as ``instapop.validation`` writes it: one row per media x approach x N,
+each metric as ``{"mean", "std"}`` over repeats, the confusion matrix row-normalised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from instapop.report import figures
+from instapop.report.html import Section, image, missing, paragraph, table
+from instapop.report.run_files import RunFiles
+
+NEEDS_CV = "Needs cv_results.json: run the evaluation stage (`instapop run` does it)."
+LEARNED = ("image", "video", "image_to_video", "video_to_image")
+NAMES = {
+    "image": "image model",
+    "video": "video model (CNN-RNN)",
+    "image_to_video": "CNN-RNN also trained on still images",
+    "video_to_image": "image head also trained on videos",
+    "majority": "baseline: most common class",
+    "logreg": "baseline: logistic regression",
+}
+METRICS = {
+    "accuracy": "accuracy",
+    "top2_accuracy": "top-2",
+    "balanced_accuracy": "balanced acc.",
+    "macro_f1": "macro-F1",
+    "spearman": "Spearman (PoR)",
+    "pairwise_accuracy": "pairwise",
+}
+
+
+def _cell(metric: dict) -> str:
+    return "—" if metric["mean"] is None else f"{metric['mean']:.3f} ± {metric['std']:.3f}"
+
+
+def metrics_table(cv: dict) -> pd.DataFrame:
+    """Every row of the results with every metric as "mean ± std"."""
+    return pd.DataFrame(
+        [
+            {
+                "media": row["media"],
+                "approach": NAMES.get(row["approach"], row["approach"]),
+                "N": row["n_classes"],
+            }
+            | {"items": row["n_items"]}
+            | {label: _cell(row[key]) for key, label in METRICS.items()}
+            for row in cv["rows"]
+        ]
+    )
+
+
+def _confusion_panels(cv: dict, n_classes: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    return [
+        (
+            f"{NAMES[row['approach']]}, N = {n_classes}",
+            np.asarray(row["confusion"]["mean"]),
+            np.asarray(row["confusion"]["std"]),
+        )
+        for approach in LEARNED
+        for row in cv["rows"]
+        if row["approach"] == approach
+        and row["n_classes"] == n_classes
+        and row["confusion"]["mean"] is not None
+    ]
+
+
+def accuracy_section(run: RunFiles) -> Section:
+    """Confusion matrices mean ± std per approach and N, then every metric with the baselines."""
+    title = "How well the models predict"
+    cv = run.cv
+    if cv is None:
+        return Section("accuracy", title, missing(NEEDS_CV))
+    config = cv["config"]
+    folds = "grouped by post" if config["grouped_folds"] else "plain stratified"
+    body = paragraph(
+        f"Cross-validation: {config['n_splits']} folds ({folds}), repeated {config['n_repeats']} times; "
+        "each cell is the mean ± standard deviation over repeats. Confusion matrices are row-normalised: "
+        "each row says where the items of one true class ended up (paper Figs. 5-8)."
+    )
+    for n_classes in sorted({row["n_classes"] for row in cv["rows"]}):
+        panels = _confusion_panels(cv, n_classes)
+        if panels:
+            body += image(figures.confusion_matrices(panels), f"confusion matrices, N = {n_classes}")
+    body += "<h3>All metrics, with the baselines</h3>" + table(metrics_table(cv))
+    notes = list(cv.get("warnings", [])) + [
+        f"{s['media']} N={s['n_classes']} skipped: {s['reason']}" for s in cv.get("skipped_approaches", [])
+    ]
+    body += "".join(paragraph(note) for note in notes)
+    return Section("accuracy", title, body)
+
+
+def summary_lines(cv: dict) -> list[str]:
+    """One plain sentence per media type and N: each model's accuracy against the most-common-class guess."""
+    lines = []
+    for media, n_classes in sorted({(row["media"], row["n_classes"]) for row in cv["rows"]}):
+        rows = {r["approach"]: r for r in cv["rows"] if (r["media"], r["n_classes"]) == (media, n_classes)}
+        guess = rows.get("majority", {}).get("accuracy", {}).get("mean")
+        models = [
+            f"the {NAMES[a]} is right {rows[a]['accuracy']['mean']:.0%} of the time"
+            + (f" ({(rows[a]['accuracy']['mean'] - guess) * 100:+.0f} points)" if guess is not None else "")
+            for a in LEARNED
+            if a in rows and rows[a]["accuracy"]["mean"] is not None
+        ]
+        if not models:
+            continue
+        against = f"always guessing the most common class scores {guess:.0%}" if guess is not None else ""
+        lines.append(
+            f"{media.capitalize()}s, {n_classes} classes (chance {1 / n_classes:.0%}"
+            + (f"; {against}" if against else "")
+            + "): "
+            + "; ".join(models)
+            + "."
+        )
+    return lines

@@ -1,0 +1,114 @@
+"""``build_report``: the run folder's files -> one self-contained ``report.html``.
+
+The page opens with a summary in plain words for a marketer, then one section
+per figure group of the paper, then the data-quality lists. Every image is a
+base64 data URI, so the file can be mailed or opened offline.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from instapop.report import accuracy, sections
+from instapop.report.html import Section, esc, image, page
+from instapop.report.run_files import RunFiles, load_run
+
+log = logging.getLogger(__name__)
+
+REPORT_NAME = "report.html"
+
+
+def _posts_line(run: RunFiles) -> str:
+    media = run.media
+    n_posts = media["post_id"].nunique()
+    counts = media["media_type"].value_counts()
+    first, last = media["timestamp"].min(), media["timestamp"].max()
+    excluded = (
+        f"; {len(run.excluded)} posts or files were left out (see Data quality)"
+        if run.excluded is not None
+        else ""
+    )
+    return (
+        f"{n_posts} posts from {first:%d %b %Y} to {last:%d %b %Y}, with {counts.get('image', 0)} images and "
+        f"{counts.get('video', 0)} videos{excluded}."
+    )
+
+
+def _reliability_line(run: RunFiles) -> str:
+    posts = run.media.drop_duplicates("post_id")
+    low = int(posts["low_confidence"].sum())
+    return (
+        f"Label reliability: {1 - low / max(len(posts), 1):.0%} of posts were published within "
+        f"{run.config.low_confidence_days:g} days of a known "
+        f"follower count; the other {low} rest on an estimated "
+        "count and their labels are less certain."
+    )
+
+
+def _regions_summary(run: RunFiles) -> str:
+    regions = ((run.explain or {}).get("map") or {}).get("regions")
+    if regions is None:
+        return ""
+    popular = [r for r in regions if r["direction"] == "popular"]
+    if not popular:
+        return "<li>No group of similar pictures is clearly more popular than the rest of the profile.</li>"
+    strips = "".join(
+        image(run.path("explain") / r["strip"], f"region R{r['number']}", sections.region_text(r))
+        for r in popular
+    )
+    return (
+        f"<li>{len(popular)} group(s) of similar pictures are "
+        "clearly more popular than the rest; this is what "
+        f"they look like (most typical first):{strips}</li>"
+    )
+
+
+def summary_section(run: RunFiles) -> Section:
+    """The opening summary: posts, label reliability, accuracy above chance, popular regions."""
+    title = "Summary"
+    if run.media is None:
+        return Section("summary", title, sections.missing(sections.NEEDS_INGEST))
+    items = [_posts_line(run), _reliability_line(run)]
+    items += accuracy.summary_lines(run.cv) if run.cv is not None else ["Models: not evaluated yet."]
+    body = "".join(f"<li>{esc(line)}</li>" for line in items) + _regions_summary(run)
+    return Section("summary", title, f'<ul class="summary">{body}</ul>')
+
+
+def report_sections(run: RunFiles) -> list[Section]:
+    """Every section in reading order."""
+    return [
+        summary_section(run),
+        sections.popularity_section(run),
+        sections.labels_section(run),
+        sections.duplicates_section(run),
+        sections.map_section(run),
+        accuracy.accuracy_section(run),
+        sections.gradcam_section(run),
+        sections.videos_section(run),
+        sections.quality_section(run),
+    ]
+
+
+def build_report(run_dir: Path) -> Path:
+    """Write ``run_dir/report.html`` from the run folder's files.
+
+    Parameters
+    ----------
+    run_dir : a run folder; only ``media.csv`` is needed, each later stage's files add their sections
+        (a missing stage's section says what to run).
+
+    Returns
+    -------
+    Path of the report.
+    """
+    run = load_run(Path(run_dir))
+    html = page(
+        "Instagram popularity report",
+        f"Run folder: {run.run_dir.resolve()}",
+        report_sections(run),
+    )
+    path = run.path(REPORT_NAME)
+    path.write_text(html, encoding="utf-8")
+    log.info("report written to %s (%.1f MB)", path, path.stat().st_size / 1e6)
+    return path

@@ -1,0 +1,266 @@
+"""The report's sections, each built from the run folder's files alone.
+
+A section whose stage has not run yet still appears, with a note saying what to
+run; so the report builds from a run folder holding nothing but ``media.csv``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from instapop.report import figures
+from instapop.report.html import Section, esc, image, missing, paragraph, table
+from instapop.report.run_files import RunFiles
+
+NEEDS_INGEST = "Needs media.csv: run `instapop ingest` into this folder."
+NEEDS_EXPLAIN = "Needs explain/explain.json: run `instapop report` (it runs the explanations) after training."
+
+
+def label_n(run: RunFiles) -> int | None:
+    """The N the report shows labels for: the explained model's, else the largest in media.csv."""
+    if run.explain is not None:
+        return int(run.explain["n_classes"])
+    if run.media is None:
+        return None
+    ns = [int(c.split("_")[1]) for c in run.media.columns if c.startswith("class_")]
+    return max(ns) if ns else None
+
+
+def post_rows(media: pd.DataFrame) -> pd.DataFrame:
+    """One row per (post, media type): a post's PoR as its images and its videos see it."""
+    return media.drop_duplicates(["post_id", "media_type"])
+
+
+def popularity_section(run: RunFiles) -> Section:
+    """PoR over time with the follower estimate (low-confidence stretches shaded) and Fig. 1b."""
+    title = "How popularity behaves"
+    if run.media is None:
+        return Section("popularity", title, missing(NEEDS_INGEST))
+    rows = post_rows(run.media)
+    posts = run.media.groupby("post_id").agg(
+        por=("por", "first"), has_video=("media_type", lambda t: (t == "video").any())
+    )
+    ratio = _image_vs_video_ratio(posts)
+    body = (
+        paragraph(
+            "Popularity rate (PoR) is likes plus comments divided "
+            "by the followers the profile had when the post "
+            "went out. Shaded stretches are where the follower "
+            "count is a guess: extrapolated beyond the known "
+            f"counts, or more than {run.config.low_confidence_days:g} "
+            "days from one. Labels there are less reliable."
+        )
+        + image(
+            figures.por_over_time(rows, run.followers),
+            "PoR over time",
+            "PoR per post and media type; below, the follower estimate and the known counts.",
+        )
+        + image(
+            figures.por_by_post_type(posts),
+            "PoR of image posts and posts with video",
+            "Paper Fig. 1b: PoR of image-only posts and of posts with at least one video.",
+        )
+        + (paragraph(ratio) if ratio else "")
+    )
+    return Section("popularity", title, body)
+
+
+def _image_vs_video_ratio(posts: pd.DataFrame) -> str:
+    image_mean = posts.loc[~posts["has_video"], "por"].mean()
+    video_mean = posts.loc[posts["has_video"], "por"].mean()
+    if not (np.isfinite(image_mean) and np.isfinite(video_mean)) or video_mean <= 0:
+        return ""
+    change = image_mean / video_mean - 1
+    side = "better" if change >= 0 else "worse"
+    return f"Image-only posts do on average {abs(change):.0%} {side} in PoR than posts with a video."
+
+
+def labels_section(run: RunFiles) -> Section:
+    """Class assignment over time, global split beside the rolling window (Fig. 2)."""
+    title = "How posts are labelled"
+    n = label_n(run)
+    if run.media is None or n is None:
+        return Section("labels", title, missing(NEEDS_INGEST))
+    window = run.config.window_days
+    body = paragraph(
+        f"Each post is put in one of {n} popularity classes "
+        "(0 = least popular) by comparing its PoR with the "
+        f"posts around it: a rolling window of {window:g} days, widened to at least "
+        f"{run.config.min_window_posts} posts. Left, one split for all time; right, the rolling window, "
+        "which keeps a long quiet stretch or a wrong follower count from putting all its posts in one class. "
+        "Images and videos are labelled separately."
+    ) + image(figures.class_assignment(run.media, n), "class assignment over time", "Paper Fig. 2.")
+    return Section("labels", title, body)
+
+
+def duplicates_section(run: RunFiles) -> Section:
+    """NN-distance histogram with the threshold and the removed pairs (Fig. 3a): dedup's own figures."""
+    title = "Near-duplicates removed"
+    if run.dedup_summary is None:
+        return Section(
+            "duplicates", title, missing("Needs dedup.json: run `instapop dedup` into this folder.")
+        )
+    s = run.dedup_summary
+    text = (
+        f"Distance threshold {s['threshold']:.3f} ({s['rule']}); {s['n_pairs']} duplicate pairs; removed "
+        f"{s['n_removed_duplicates']['image']} images and "
+        f"{s['n_removed_duplicates']['video']} videos as duplicates "
+        f"and {s['n_excluded']} excluded by hand; {s['n_kept']} media kept."
+    )
+    body = paragraph(text)
+    for name, alt, caption in (
+        (
+            "dedup_hist.png",
+            "nearest-neighbour distances",
+            "Paper Fig. 3a: each picture's distance to its nearest "
+            "other picture; the threshold cuts off the left tail.",
+        ),
+        ("dedup_pairs.png", "removed pairs", "Removed pairs: kept (left) and removed (right)."),
+    ):
+        path = run.path(name)
+        body += (
+            image(path, alt, caption) if path.exists() else missing(f"{name} is missing from the run folder.")
+        )
+    return Section("duplicates", title, body)
+
+
+def region_text(region: dict) -> str:
+    """One region in plain words."""
+    tested = "top" if region["direction"] == "popular" else "bottom"
+    return (
+        f"Region R{region['number']} ({region['direction']}): {region['size']} pictures, mean class "
+        f"{region['mean_class']:.2f}; {region['share']:.0%} in the {tested} class against "
+        f"{region['baseline']:.0%} "
+        f"over the whole profile (p = {region['p_value']:.2g})."
+    )
+
+
+def map_section(run: RunFiles) -> Section:
+    """t-SNE of images and thumbnails by class (Fig. 4) and the automatically found regions."""
+    title = "What kinds of pictures are popular"
+    explain_map = (run.explain or {}).get("map")
+    if explain_map is None:
+        return Section("map", title, missing(NEEDS_EXPLAIN))
+    if "skipped" in explain_map:
+        return Section("map", title, missing(explain_map["skipped"]))
+    body = paragraph(
+        "Each dot is a picture (an image, or a video's "
+        "thumbnail) placed so that pictures the network sees as "
+        "alike sit together (t-SNE). Circled regions are "
+        "clusters of the map whose share of popular (green) or "
+        "unpopular (red) posts is far from the profile's, beyond what chance explains (binomial test, "
+        "Bonferroni-corrected)."
+    ) + image(figures.tsne_figure(explain_map, run.explain["n_classes"]), "t-SNE map", "Paper Fig. 4.")
+    regions = explain_map["regions"]
+    if not regions:
+        body += paragraph("No region of the map differs significantly from the profile's popularity.")
+    for region in regions:
+        body += f"<h3>Region R{region['number']}</h3>" + image(
+            run.path("explain") / region["strip"],
+            f"region R{region['number']} thumbnails",
+            region_text(region),
+        )
+    return Section("map", title, body)
+
+
+def gradcam_section(run: RunFiles) -> Section:
+    """Grad-CAM of the image model on its most confident correct images per class (Fig. 9)."""
+    title = "Where the image model looks"
+    items = (run.explain or {}).get("images")
+    if items is None:
+        reason = (run.explain or {}).get("model", NEEDS_EXPLAIN)
+        return Section("gradcam", title, missing(reason))
+    body = paragraph(
+        "For the pictures the image model is surest about (and "
+        "right), the heatmap shows which parts of the picture "
+        "drove its choice of class: red is strong evidence, blue "
+        "none (Grad-CAM, paper Fig. 9). These pictures were "
+        "part of training, so they show what the model learned, not how well it predicts new posts."
+    )
+    if not items:
+        body += paragraph("The model got no image right with confidence, so there is nothing to show.")
+    figs = "".join(
+        image(
+            run.path("explain") / item["png"],
+            f"Grad-CAM of {item['media_id']}",
+            f"{item['media_id']}: class {item['class']} with probability {item['prob']:.2f}",
+        )
+        for item in items
+    )
+    return Section("gradcam", title, body + f'<div class="gallery">{figs}</div>')
+
+
+def videos_section(run: RunFiles) -> Section:
+    """Frame importance filmstrips and Grad-CAM on the top frames of the video model's surest videos."""
+    title = "Which moments of a video matter"
+    videos = (run.explain or {}).get("videos")
+    if videos is None:
+        reason = (run.explain or {}).get("model", NEEDS_EXPLAIN)
+        return Section("videos", title, missing(reason))
+    body = paragraph(
+        "The video model reads one frame a second. Each strip "
+        "shows those frames and, under each, how much the "
+        "model's confidence drops when that frame is blanked "
+        "out (replaced by the video's average frame): tall "
+        "bars are the moments that carry the prediction. The heatmaps show where the model looks in the two "
+        "most important frames."
+    )
+    if not videos:
+        body += paragraph("No video was predicted correctly with confidence, or the profile has no videos.")
+    for video in videos:
+        frames = "".join(
+            image(
+                run.path("explain") / f["png"],
+                f"Grad-CAM of frame {f['index']}",
+                f"frame {f['index']} at {f['time']:.1f} s",
+            )
+            for f in video["top_frames"]
+        )
+        body += (
+            f"<h3>{esc(video['media_id'])}: class {video['class']} (probability {video['prob']:.2f})</h3>"
+            + image(run.path("explain") / video["filmstrip"], f"filmstrip of {video['media_id']}")
+            + f'<div class="gallery">{frames}</div>'
+        )
+    return Section("videos", title, body)
+
+
+def quality_section(run: RunFiles) -> Section:
+    """Excluded posts, low-confidence labels, duplicates removed, media that could not be read."""
+    title = "Data quality"
+    parts = []
+    parts.append("<h3>Excluded posts</h3>")
+    if run.excluded is None:
+        parts.append(missing(NEEDS_INGEST))
+    else:
+        parts.append(
+            paragraph(f"{len(run.excluded)} posts or files left out at ingest.") + table(run.excluded)
+        )
+    parts.append("<h3>Low-confidence labels</h3>")
+    if run.media is None:
+        parts.append(missing(NEEDS_INGEST))
+    else:
+        low = post_rows(run.media)
+        low = low[low["low_confidence"]][
+            ["post_id", "timestamp", "media_type", "followers", "confidence_days"]
+        ]
+        parts.append(paragraph(f"{low['post_id'].nunique()} posts have a low-confidence label.") + table(low))
+    parts.append("<h3>Duplicates removed</h3>")
+    if run.dedup is None:
+        parts.append(missing("Needs dedup.csv: run `instapop dedup` into this folder."))
+    else:
+        removed = run.dedup[~run.dedup["kept"].astype(bool)].drop(columns=["kept"])
+        parts.append(paragraph(f"{len(removed)} media removed.") + table(removed))
+    parts.append("<h3>Media that could not be read</h3>")
+    unreadable = _unreadable(run)
+    parts.append(paragraph(f"{len(unreadable)} media or files could not be used.") + table(unreadable))
+    return Section("quality", title, "".join(parts))
+
+
+def _unreadable(run: RunFiles) -> pd.DataFrame:
+    frames = [pd.DataFrame(run.problems, columns=["item", "reason"])]
+    if run.failed is not None:
+        frames.append(run.failed.rename(columns={"path": "item"})[["item", "reason"]])
+    skipped = (run.explain or {}).get("skipped", [])
+    frames.append(pd.DataFrame(skipped, columns=["item", "reason"]))
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,664 @@
+"""Repeated stratified (grouped) k-fold for the paper's four approaches and two baselines (§5.2-5.6).
+
+For each N and each repeat, images and videos are split into k folds, stratified by class and, by
+default, grouped by post, so carousel siblings and reposts kept in one post never sit on both
+sides of a split (``Config.grouped_folds = False`` gives the paper's plain stratified folds).
+
+Approaches, each validated on its media type's folds:
+
+=================  ======  =========================================================================
+approach           media   trained on
+=================  ======  =========================================================================
+``image``          image   dropout + linear head on image embeddings (a random augmented view
+                           per image per epoch), validated on clean views
+``video``          video   the CNN-RNN on frame embeddings
+``image_to_video`` video   the CNN-RNN on videos + static 15-frame sequences made from images
+``video_to_image`` video   dropout + linear head on images + videos' time-max embeddings
+``majority``       both    the training folds' most common class
+``logreg``         both    logistic regression on clean embeddings (videos: the time-max of the
+                           frame embeddings, as video-to-image uses)
+=================  ======  =========================================================================
+
+The three video approaches and the video baselines share folds. A mixed approach never trains on
+an image whose post has a video in the validation fold. All k x repeats trainings of one
+approach run side by side as one stacked model (see ``models/layers.py``).
+
+Metrics per approach and N, computed on each repeat's out-of-fold predictions (all k folds
+pooled, as the paper's "total accuracy over the 5 splits") and given as mean and standard
+deviation (ddof = 0) over repeats: accuracy, top-2 accuracy (N >= 3), balanced accuracy,
+macro-F1, the row-normalised confusion matrix, the Spearman correlation between the expected
+class sum_k p_k k and PoR, and the pairwise accuracy: of two validation items of one fold with
+different classes, how often the expected class orders them right (ties count one half).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from tqdm.auto import tqdm
+
+from instapop.config import Config
+from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
+from instapop.errors import InstapopError
+from instapop.models import ImageHead, Input, VideoGRU, fit
+
+log = logging.getLogger(__name__)
+
+APPROACHES = ("image", "video", "image_to_video", "video_to_image")
+BASELINES = ("majority", "logreg")
+MEDIA_APPROACHES = {
+    IMAGE: ("image", "majority", "logreg"),
+    VIDEO: ("video", "image_to_video", "video_to_image", "majority", "logreg"),
+}
+SCHEMA_VERSION = 1
+_DECIMALS = 6  # JSON floats are rounded: the file stays byte-identical and readable
+
+
+# --------------------------------------------------------------------------- folds
+
+
+def check_class_counts(labels: np.ndarray, n_classes: int, n_splits: int, what: str) -> list[str]:
+    """Check a set can be split into ``n_splits`` stratified folds.
+
+    Returns
+    -------
+    list of str
+        Warnings (also issued with ``warnings.warn``) for classes smaller than ``n_splits``.
+
+    Raises
+    ------
+    InstapopError
+        When every class is smaller than ``n_splits``.
+    """
+    counts = np.bincount(labels, minlength=n_classes)
+    if counts.max(initial=0) < n_splits:
+        raise InstapopError(
+            f"{what}: every class has fewer than {n_splits} items (counts per class {counts.tolist()}); "
+            f"use fewer folds (--folds) or more posts"
+        )
+    small = [c for c in range(n_classes) if counts[c] < n_splits]
+    messages = [
+        f"{what}: class {c} has only {counts[c]} items, fewer than the {n_splits} folds" for c in small
+    ]
+    for message in messages:
+        warnings.warn(message, UserWarning, stacklevel=2)
+    return messages
+
+
+def repeated_folds(
+    items: MediaSet, n_classes: int, config: Config, what: str = "items"
+) -> tuple[np.ndarray, list[str]]:
+    """Fold index of every item for each repeat: stratified by class, grouped by post by default.
+
+    Parameters
+    ----------
+    items : MediaSet
+        Items with ``labels[n_classes]`` and ``groups`` (post ids).
+    n_classes : int
+        Which labels to stratify by.
+    config : Config
+        ``n_splits``, ``n_repeats``, ``grouped_folds`` and ``seed``.
+    what : str
+        Names the items in messages.
+
+    Returns
+    -------
+    folds : numpy.ndarray
+        (n_repeats, n_items) fold of each item in each repeat.
+    warnings : list of str
+        Small-class warnings.
+    """
+    labels = items.labels[n_classes]
+    messages = check_class_counts(labels, n_classes, config.n_splits, what)
+    n_groups = len(np.unique(items.groups))
+    if config.grouped_folds and n_groups < config.n_splits:
+        raise InstapopError(f"{what}: {n_groups} posts cannot make {config.n_splits} grouped folds")
+    folds = np.zeros((config.n_repeats, len(items)), dtype=np.int64)
+    for repeat in range(config.n_repeats):
+        random_state = int(np.random.SeedSequence([config.seed, repeat]).generate_state(1)[0])
+        if config.grouped_folds:
+            splitter = StratifiedGroupKFold(config.n_splits, shuffle=True, random_state=random_state)
+        else:
+            splitter = StratifiedKFold(config.n_splits, shuffle=True, random_state=random_state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # small classes: reported above, once
+            splits = splitter.split(np.zeros(len(items)), labels, items.groups)
+            for fold, (_, val) in enumerate(splits):
+                folds[repeat, val] = fold
+    return folds, messages
+
+
+@dataclass(frozen=True)
+class Split:
+    """Rows of every member (repeat x fold) of one media type's cross-validation."""
+
+    train: tuple[torch.Tensor, ...]
+    val: tuple[torch.Tensor, ...]
+
+    @classmethod
+    def from_folds(cls, folds: np.ndarray) -> Split:
+        members = [(r, f) for r in range(folds.shape[0]) for f in range(folds.max() + 1)]
+        train = tuple(torch.from_numpy(np.flatnonzero(folds[r] != f)) for r, f in members)
+        val = tuple(torch.from_numpy(np.flatnonzero(folds[r] == f)) for r, f in members)
+        return cls(train, val)
+
+
+def _images_outside(val_video_rows: tuple[torch.Tensor, ...], data: Dataset) -> tuple[torch.Tensor, ...]:
+    """For each member, the images whose post has no video in its validation fold."""
+    rows = []
+    for val in val_video_rows:
+        val_posts = data.videos.groups[val.numpy()]
+        rows.append(torch.from_numpy(np.flatnonzero(~np.isin(data.images.groups, val_posts))))
+    return tuple(rows)
+
+
+# --------------------------------------------------------------------------- approaches
+
+
+@dataclass
+class Outcome:
+    """Out-of-fold probabilities of one approach, and per-member best epochs."""
+
+    probs: np.ndarray  # (n_repeats, n_items, N)
+    best_epochs: list[int | None]
+
+
+def derived_seed(config: Config, *parts: int | str) -> int:
+    """A seed for one training, derived from ``config.seed`` and names/numbers that identify it."""
+    words = [config.seed] + [p if isinstance(p, int) else sum(map(ord, p)) for p in parts]
+    return int(np.random.SeedSequence(words).generate_state(1)[0])
+
+
+def _assemble(val_rows: tuple[torch.Tensor, ...], member_probs: list[np.ndarray], shape: tuple) -> np.ndarray:
+    probs = np.zeros(shape)
+    n_folds = len(val_rows) // shape[0]
+    for member, (rows, p) in enumerate(zip(val_rows, member_probs, strict=True)):
+        probs[member // n_folds, rows.numpy()] = p
+    return probs
+
+
+class _Tensors:
+    """The dataset as torch tensors, made once per evaluation."""
+
+    def __init__(self, data: Dataset, n_classes: int) -> None:
+        self.views = torch.tensor(data.image_views)
+        self.clean = self.views[:, 0]
+        self.frames = torch.tensor(data.video_frames)
+        self.pooled = (
+            self.frames.amax(dim=1) if len(data.videos) else self.frames.new_zeros(0, self.clean.shape[1])
+        )
+        self.image_labels = torch.tensor(data.images.labels[n_classes])
+        self.video_labels = torch.tensor(data.videos.labels[n_classes])
+
+
+def _train_stacked(
+    model: torch.nn.Module,
+    train: tuple[Input, ...],
+    val: Input,
+    config: Config,
+    seed: int,
+    n_items: int,
+    n_classes: int,
+) -> Outcome:
+    results = fit(model, train, config, seed, val=val)
+    shape = (config.n_repeats, n_items, n_classes)
+    return Outcome(
+        _assemble(val.rows, [r.val_probs for r in results], shape), [r.best_epoch for r in results]
+    )
+
+
+def run_image(t: _Tensors, split: Split, config: Config, n_classes: int, seed: int) -> Outcome:
+    """The paper's image classifier on each image fold."""
+    torch.manual_seed(seed)
+    model = ImageHead(t.views.shape[-1], n_classes, config.dropout, members=len(split.train))
+    train = (Input(t.views, t.image_labels, split.train, views=True),)
+    val = Input(t.clean, t.image_labels, split.val)
+    return _train_stacked(model, train, val, config, seed, len(t.clean), n_classes)
+
+
+def _video_gru(t: _Tensors, config: Config, n_classes: int, members: int) -> VideoGRU:
+    return VideoGRU(
+        t.frames.shape[-1], n_classes, config.gru_units, config.dense_units, config.dropout, members=members
+    )
+
+
+def run_video(t: _Tensors, split: Split, config: Config, n_classes: int, seed: int) -> Outcome:
+    """The CNN-RNN on each video fold."""
+    torch.manual_seed(seed)
+    model = _video_gru(t, config, n_classes, len(split.train))
+    train = (Input(t.frames, t.video_labels, split.train),)
+    val = Input(t.frames, t.video_labels, split.val)
+    return _train_stacked(model, train, val, config, seed, len(t.frames), n_classes)
+
+
+def run_image_to_video(
+    t: _Tensors, split: Split, image_rows: tuple[torch.Tensor, ...], config: Config, n_classes: int, seed: int
+) -> Outcome:
+    """The CNN-RNN trained on videos plus static sequences of (augmented) images."""
+    torch.manual_seed(seed)
+    model = _video_gru(t, config, n_classes, len(split.train))
+    train = (
+        Input(t.frames, t.video_labels, split.train),
+        Input(t.views, t.image_labels, image_rows, views=True),
+    )
+    val = Input(t.frames, t.video_labels, split.val)
+    return _train_stacked(model, train, val, config, seed, len(t.frames), n_classes)
+
+
+def mixed_views(views: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+    """Images' views then videos' time-max embedding repeated as K identical views: (n_i + n_v, K, D)."""
+    return torch.cat([views, pooled[:, None, :].expand(-1, views.shape[1], -1)])
+
+
+def run_video_to_image(
+    t: _Tensors, split: Split, image_rows: tuple[torch.Tensor, ...], config: Config, n_classes: int, seed: int
+) -> Outcome:
+    """One dropout + linear head on images and videos' time-max embeddings together."""
+    torch.manual_seed(seed)
+    model = ImageHead(t.views.shape[-1], n_classes, config.dropout, members=len(split.train))
+    n_images = len(t.views)
+    rows = tuple(torch.cat([i, v + n_images]) for i, v in zip(image_rows, split.train, strict=True))
+    train = (
+        Input(mixed_views(t.views, t.pooled), torch.cat([t.image_labels, t.video_labels]), rows, views=True),
+    )
+    val = Input(t.pooled, t.video_labels, split.val)
+    return _train_stacked(model, train, val, config, seed, len(t.frames), n_classes)
+
+
+def run_majority(labels: np.ndarray, split: Split, config: Config, n_classes: int) -> Outcome:
+    """Predict the training folds' most common class (ties: the lowest class)."""
+    probs = []
+    for train in split.train:
+        majority = np.bincount(labels[train.numpy()], minlength=n_classes).argmax()
+        probs.append(np.tile(np.eye(n_classes)[majority], (len(split.val[len(probs)]), 1)))
+    shape = (config.n_repeats, len(labels), n_classes)
+    return Outcome(_assemble(split.val, probs, shape), [None] * len(split.train))
+
+
+def logreg_linear(
+    x: np.ndarray, y: np.ndarray, n_classes: int, config: Config
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit the logistic-regression probe and return it as one linear layer on raw embeddings.
+
+    Features are standardised for the fit; the scaling is folded into the returned weights so
+    that ``softmax(x @ weight.T + bias)`` gives its probabilities (a binary model's single
+    logit z becomes the two logits (0, z)). Classes absent from ``y`` get a very low bias.
+
+    Returns
+    -------
+    weight : numpy.ndarray
+        (N, D) float32.
+    bias : numpy.ndarray
+        (N,) float32.
+    """
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=config.logreg_c, max_iter=config.logreg_max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the probe is a baseline; its cap is in Config
+        model.fit((x - mean) / scale, y)
+    coef, intercept = model.coef_, model.intercept_
+    if len(model.classes_) == 2:  # one logit z for classes_[1]; classes_[0] gets 0
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+    weight = np.zeros((n_classes, x.shape[1]))
+    bias = np.full(n_classes, -1e4)  # never predicted: the class was not in training
+    if len(model.classes_) == 1:
+        bias[model.classes_[0]] = 0.0
+    else:
+        weight[model.classes_] = coef / scale
+        bias[model.classes_] = intercept - (coef / scale) @ mean
+    return weight.astype(np.float32), bias.astype(np.float32)
+
+
+def softmax_linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Probabilities of a linear layer: softmax(x W^T + b), (n, N)."""
+    logits = x.astype(np.float64) @ weight.T.astype(np.float64) + bias
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def run_logreg(x: np.ndarray, labels: np.ndarray, split: Split, config: Config, n_classes: int) -> Outcome:
+    """The logistic-regression probe on clean (image) or time-max (video) embeddings."""
+    probs = []
+    for train, val in zip(split.train, split.val, strict=True):
+        weight, bias = logreg_linear(x[train.numpy()], labels[train.numpy()], n_classes, config)
+        probs.append(softmax_linear(x[val.numpy()], weight, bias))
+    shape = (config.n_repeats, len(labels), n_classes)
+    return Outcome(_assemble(split.val, probs, shape), [None] * len(split.train))
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def pairwise_accuracy(expected: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+    """Correctly ordered pairs (ties one half) among pairs with different classes, and their count."""
+    i, j = np.triu_indices(len(labels), k=1)
+    differ = labels[i] != labels[j]
+    i, j = i[differ], j[differ]
+    truth = np.sign(labels[i] - labels[j])
+    guess = np.sign(expected[i] - expected[j])
+    return float((guess == truth).sum() + 0.5 * (guess == 0).sum()), int(len(i))
+
+
+def repeat_metrics(
+    probs: np.ndarray, labels: np.ndarray, por: np.ndarray, folds: np.ndarray
+) -> dict[str, Any]:
+    """Metrics of one repeat's out-of-fold probabilities (n, N)."""
+    n_classes = probs.shape[1]
+    predicted = probs.argmax(axis=1)
+    expected = probs @ np.arange(n_classes)
+    correct_pairs = n_pairs = 0.0
+    for fold in np.unique(folds):
+        c, n = pairwise_accuracy(expected[folds == fold], labels[folds == fold])
+        correct_pairs, n_pairs = correct_pairs + c, n_pairs + n
+    rho = spearmanr(expected, por).statistic if np.ptp(expected) > 0 else np.nan
+    top2 = np.argsort(-probs, axis=1, kind="stable")[:, :2]
+    return {
+        "accuracy": float((predicted == labels).mean()),
+        "top2_accuracy": float((top2 == labels[:, None]).any(axis=1).mean()) if n_classes >= 3 else None,
+        "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
+        "macro_f1": float(
+            f1_score(labels, predicted, average="macro", labels=range(n_classes), zero_division=0)
+        ),
+        "spearman": None if np.isnan(rho) else float(rho),
+        "pairwise_accuracy": correct_pairs / n_pairs if n_pairs else None,
+        "confusion": np.nan_to_num(
+            confusion_matrix(labels, predicted, labels=range(n_classes), normalize="true")
+        ).tolist(),
+    }
+
+
+def _fold_numbers(outcome: Outcome, probs: np.ndarray, labels: np.ndarray, folds: np.ndarray, split: Split):
+    n_folds = int(folds.max()) + 1
+    numbers = []
+    for member, (train, val) in enumerate(zip(split.train, split.val, strict=True)):
+        repeat = member // n_folds
+        rows = val.numpy()
+        numbers.append(
+            {
+                "repeat": repeat,
+                "fold": member % n_folds,
+                "n_train": len(train),
+                "n_val": len(rows),
+                "accuracy": float((probs[repeat, rows].argmax(axis=1) == labels[rows]).mean()),
+                "best_epoch": outcome.best_epochs[member],
+            }
+        )
+    return numbers
+
+
+def _mean_std(values: list) -> dict[str, Any]:
+    if any(v is None for v in values):
+        return {"mean": None, "std": None}
+    array = np.asarray(values, dtype=float)
+    return {"mean": array.mean(axis=0).tolist(), "std": array.std(axis=0).tolist()}
+
+
+def summarise(
+    media: str,
+    approach: str,
+    n_classes: int,
+    outcome: Outcome,
+    items: MediaSet,
+    folds: np.ndarray,
+    split: Split,
+) -> dict[str, Any]:
+    """One table row: metrics mean/std over repeats, plus each repeat's and each fold's numbers."""
+    labels = items.labels[n_classes]
+    repeats = [repeat_metrics(outcome.probs[r], labels, items.por, folds[r]) for r in range(len(folds))]
+    fold_numbers = _fold_numbers(outcome, outcome.probs, labels, folds, split)
+    row = {"media": media, "approach": approach, "n_classes": n_classes, "n_items": len(items)}
+    row |= {key: _mean_std([r[key] for r in repeats]) for key in repeats[0]}
+    row["repeats"] = repeats
+    row["folds"] = fold_numbers
+    return row
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+@contextmanager
+def training_threads(threads: int) -> Iterator[None]:
+    """Fixed intra-op threads while training (results depend on the count), restored after."""
+    from instapop.runtime import resolve_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(resolve_threads(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _media_folds(
+    data: Dataset, n_classes: int, config: Config, messages: list[str], skipped: list[dict]
+) -> dict[str, np.ndarray]:
+    """Folds per media type; images must split, videos are skipped (with a reason) when they cannot."""
+    folds = {IMAGE: repeated_folds(data.images, n_classes, config, f"images, N={n_classes}")}
+    if len(data.videos) == 0:
+        skipped.append({"media": VIDEO, "n_classes": n_classes, "reason": "no videos"})
+    else:
+        try:
+            folds[VIDEO] = repeated_folds(data.videos, n_classes, config, f"videos, N={n_classes}")
+        except InstapopError as err:
+            log.warning("video approaches skipped: %s", err)
+            skipped.append({"media": VIDEO, "n_classes": n_classes, "reason": str(err)})
+    for _, warned in folds.values():
+        messages.extend(warned)
+    return {media: f for media, (f, _) in folds.items()}
+
+
+def _jobs(data: Dataset, t: _Tensors, folds: dict[str, np.ndarray], config: Config, n: int):
+    """(media, approach, run) for every row of one N; ``run`` returns an Outcome."""
+    image_split = Split.from_folds(folds[IMAGE])
+    labels = data.images.labels[n]
+    yield (
+        IMAGE,
+        "image",
+        image_split,
+        lambda: run_image(t, image_split, config, n, derived_seed(config, n, "image")),
+    )
+    yield IMAGE, "majority", image_split, lambda: run_majority(labels, image_split, config, n)
+    yield (
+        IMAGE,
+        "logreg",
+        image_split,
+        lambda: run_logreg(data.image_views[:, 0], labels, image_split, config, n),
+    )
+    if VIDEO not in folds:
+        return
+    split = Split.from_folds(folds[VIDEO])
+    image_rows = _images_outside(split.val, data)
+    video_labels = data.videos.labels[n]
+    yield VIDEO, "video", split, lambda: run_video(t, split, config, n, derived_seed(config, n, "video"))
+    yield (
+        VIDEO,
+        "image_to_video",
+        split,
+        lambda: run_image_to_video(
+            t, split, image_rows, config, n, derived_seed(config, n, "image_to_video")
+        ),
+    )
+    yield (
+        VIDEO,
+        "video_to_image",
+        split,
+        lambda: run_video_to_image(
+            t, split, image_rows, config, n, derived_seed(config, n, "video_to_image")
+        ),
+    )
+    yield VIDEO, "majority", split, lambda: run_majority(video_labels, split, config, n)
+    yield VIDEO, "logreg", split, lambda: run_logreg(t.pooled.numpy(), video_labels, split, config, n)
+
+
+def evaluate(dataset: Dataset, config: Config, progress: bool = True) -> dict[str, Any]:
+    """Run the whole validation protocol: every approach and baseline, for each N.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Items and features (see :func:`instapop.datasets.load_run_dataset`).
+    config : Config
+        ``n_classes``, ``n_splits``, ``n_repeats``, ``grouped_folds``, ``seed``, the models'
+        settings and ``train_threads``.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable results: ``rows`` (one per media x approach x N, with metrics
+        ``{"mean", "std"}`` over repeats, each repeat's metrics and each fold's numbers),
+        ``folds`` (fold of each item per repeat), ``ids``, ``warnings``, ``skipped`` items and
+        ``skipped_approaches``.
+
+    Raises
+    ------
+    InstapopError
+        When an N is not labelled in the dataset, or the images cannot be split into folds
+        (every class smaller than ``n_splits``).
+    """
+    missing = [n for n in config.n_classes if n not in dataset.n_classes]
+    if missing:
+        raise InstapopError(
+            f"no class_{missing[0]} labels in the dataset; it has N in {list(dataset.n_classes)}"
+        )
+    messages: list[str] = []
+    skipped_approaches: list[dict] = []
+    results: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "config": config.to_dict(),
+        "backbone": dataset.backbone,
+        "n_items": {IMAGE: len(dataset.images), VIDEO: len(dataset.videos)},
+        "ids": {IMAGE: list(dataset.images.ids), VIDEO: list(dataset.videos.ids)},
+        "folds": {IMAGE: {}, VIDEO: {}},
+        "rows": [],
+    }
+    with training_threads(config.train_threads):
+        fold_sets = {
+            n: _media_folds(dataset, n, config, messages, skipped_approaches) for n in config.n_classes
+        }
+        n_jobs = sum(len(MEDIA_APPROACHES[media]) for folds in fold_sets.values() for media in folds)
+        bar = tqdm(total=n_jobs, desc="cross-validation", unit="approach", disable=not progress)
+        for n, folds in fold_sets.items():
+            for media, f in folds.items():
+                results["folds"][media][str(n)] = f.tolist()
+            t = _Tensors(dataset, n)
+            for media, approach, split, run in _jobs(dataset, t, folds, config, n):
+                bar.set_postfix_str(f"N={n} {media} {approach}")
+                items = dataset.images if media == IMAGE else dataset.videos
+                results["rows"].append(summarise(media, approach, n, run(), items, folds[media], split))
+                bar.update()
+        bar.close()
+    results["warnings"] = messages
+    results["skipped"] = list(dataset.skipped)
+    results["skipped_approaches"] = skipped_approaches
+    return results
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, _DECIMALS)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def cv_json(results: dict[str, Any]) -> str:
+    """The results as the text of ``cv_results.json`` (floats rounded to 6 decimals)."""
+    return json.dumps(_rounded(results), indent=1) + "\n"
+
+
+def _cell(metric: dict[str, Any]) -> str:
+    if metric["mean"] is None:
+        return "—"
+    return f"{metric['mean']:.3f} ± {metric['std']:.3f}"
+
+
+def cv_markdown(results: dict[str, Any]) -> str:
+    """The cross-validation table in Markdown, one line per media x approach x N."""
+    config = results["config"]
+    folds = "grouped by post" if config["grouped_folds"] else "plain stratified"
+    lines = [
+        f"Cross-validation: {config['n_splits']} folds ({folds}) x {config['n_repeats']} "
+        f"repeats, mean ± std over repeats; {results['n_items'][IMAGE]} images, "
+        f"{results['n_items'][VIDEO]} videos.",
+        "",
+        "| media | approach | N | accuracy | top-2 | balanced acc. | macro-F1 | Spearman (PoR) | pairwise |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in results["rows"]:
+        metrics = (
+            "accuracy",
+            "top2_accuracy",
+            "balanced_accuracy",
+            "macro_f1",
+            "spearman",
+            "pairwise_accuracy",
+        )
+        cells = " | ".join(_cell(row[m]) for m in metrics)
+        lines.append(f"| {row['media']} | {row['approach']} | {row['n_classes']} | {cells} |")
+    lines += [
+        f"- skipped: {s['media']} N={s['n_classes']}: {s['reason']}" for s in results["skipped_approaches"]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_cv_results(results: dict[str, Any], run_dir: Path) -> None:
+    """Write ``cv_results.json`` and ``cv_results.md`` into ``run_dir``."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "cv_results.json").write_text(cv_json(results))
+    (run_dir / "cv_results.md").write_text(cv_markdown(results))
+
+
+def load_cv_results(run_dir: Path) -> dict[str, Any]:
+    """Read ``cv_results.json`` of a run folder."""
+    path = Path(run_dir) / "cv_results.json"
+    if not path.is_file():
+        raise InstapopError(f"{path} not found: run `instapop evaluate {run_dir}` first")
+    return json.loads(path.read_text())
+
+
+def row_of(results: dict[str, Any], media: str, approach: str, n_classes: int) -> dict[str, Any] | None:
+    """The table row of one media x approach x N, or None."""
+    for row in results["rows"]:
+        if (row["media"], row["approach"], row["n_classes"]) == (media, approach, n_classes):
+            return row
+    return None
+
+
+__all__ = [
+    "APPROACHES",
+    "BASELINES",
+    "MEDIA_APPROACHES",
+    "cv_json",
+    "cv_markdown",
+    "evaluate",
+    "load_cv_results",
+    "logreg_linear",
+    "repeated_folds",
+    "row_of",
+    "softmax_linear",
+    "write_cv_results",
+]

@@ -1,0 +1,89 @@
+"""Shared, session-scoped fixtures: synthetic profiles and run folders built once.
+
+Generating and embedding a profile is the expensive part of most tests, so every
+test module asks these factories instead of building its own: the same
+(n_posts, seed, signal) gives the same folder for the whole session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from instapop.config import Config
+
+# A small but real configuration for tests: the paper's models and protocol with
+# fewer augmented views, epochs and repeats, so a whole study takes seconds.
+TEST_CONFIG = Config(n_views=2, epochs=8, n_repeats=1, seed=0)
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests keep screenshots for a person to look at (gitignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One content-addressed feature cache for the whole session."""
+    return tmp_path_factory.mktemp("feature-cache")
+
+
+@pytest.fixture(scope="session")
+def make_profile(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., object]:
+    """``make_profile(n_posts=60, seed=7, signal=True)`` -> SyntheticProfile, generated once per arguments."""
+    from instapop.synthetic import generate_profile
+
+    made: dict[tuple[int, int, bool], object] = {}
+
+    def make(n_posts: int = 60, seed: int = 7, signal: bool = True):
+        key = (n_posts, seed, signal)
+        if key not in made:
+            folder = tmp_path_factory.mktemp(f"profile-{n_posts}-{seed}-{'signal' if signal else 'nosignal'}")
+            made[key] = generate_profile(folder, n_posts=n_posts, seed=seed, signal=signal)
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def make_run(
+    tmp_path_factory: pytest.TempPathFactory, make_profile: Callable[..., object], feature_cache: Path
+) -> Callable[..., Path]:
+    """``make_run(n_posts, seed, signal, upto="dedup", **config)`` -> a run folder filled up to a stage.
+
+    Stages in order: ingest, embed, dedup, evaluate, train. Built once per arguments;
+    asking for a later stage of the same run extends the same folder.
+    """
+    from instapop import pipeline
+
+    stages = pipeline.STAGES[: pipeline.STAGES.index("train") + 1]
+    done: dict[tuple, tuple[Path, int]] = {}
+
+    def make(n_posts: int = 60, seed: int = 7, signal: bool = True, upto: str = "dedup", **overrides) -> Path:
+        config = dataclasses.replace(TEST_CONFIG, **overrides)
+        key = (n_posts, seed, signal, tuple(sorted(overrides.items())))
+        run_dir, reached = done.get(key) or (tmp_path_factory.mktemp("run"), 0)
+        profile = make_profile(n_posts=n_posts, seed=seed, signal=signal)
+        run_stage = {
+            "ingest": lambda: pipeline.ingest_stage(
+                run_dir, profile.profile_dir, [profile.followers_csv], config
+            ),
+            "embed": lambda: pipeline.embed_stage(run_dir, config, feature_cache, progress=False),
+            "dedup": lambda: pipeline.dedup_stage(run_dir, config),
+            "evaluate": lambda: pipeline.evaluate_stage(run_dir, config, progress=False),
+            "train": lambda: pipeline.train_stage(run_dir, config),
+        }
+        target = stages.index(upto) + 1
+        for stage in stages[reached:target]:
+            run_stage[stage]()
+        done[key] = (run_dir, max(reached, target))
+        return run_dir
+
+    return make

@@ -1,0 +1,207 @@
+"""instapop predict: candidates typed by content, scored by the saved model, ranked, explained."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from instapop.cli import app
+from instapop.errors import InstapopError
+from instapop.predict import Candidate, Limits, Predictor, sniff_media_type
+from instapop.synthetic import load_ground_truth
+
+runner = CliRunner()
+
+
+def planted_media(profile, media_type: str, signal: str | None = None) -> list[Path]:
+    """Original (not reposted) media files of a synthetic profile, by type and planted signal."""
+    media = load_ground_truth(profile.ground_truth)["media"]
+    return sorted(
+        Path(profile.profile_dir) / item["path"]
+        for item in media.values()
+        if item["media_type"] == media_type and item["repost_of"] is None and signal in (None, item["signal"])
+    )
+
+
+@pytest.fixture(scope="module")
+def model_dir(make_run) -> Path:
+    return make_run(upto="train") / "model"
+
+
+@pytest.fixture(scope="module")
+def predictor(model_dir: Path, feature_cache: Path) -> Predictor:
+    return Predictor.load(model_dir, cache_dir=feature_cache)
+
+
+@pytest.fixture(scope="module")
+def unseen(make_profile):
+    """Candidates the model never saw: another profile, another seed."""
+    return make_profile(n_posts=24, seed=99)
+
+
+# --- typing by content and ranking: no model needed ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01", "image"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image"),
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 ", "image"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", "image"),
+        (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00", "video"),
+        (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00", "video"),
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42", "video"),
+        (b"caption: summer launch\n", None),
+        (b"GIF89a\x01\x00\x01\x00", None),
+        (b"", None),
+    ],
+)
+def test_files_are_typed_by_their_first_bytes(head: bytes, expected: str | None) -> None:
+    assert sniff_media_type(head) == expected
+
+
+def test_rank_orders_by_expected_score_then_name_and_puts_errors_last() -> None:
+    candidates = [
+        Candidate("b.jpg", "image", [0.2, 0.8], 1, 0.8),
+        Candidate("notes.jpg", "unknown", error="notes.jpg: not an image", error_kind="unsupported"),
+        Candidate("c.mp4", "video", [0.7, 0.3], 0, 0.3),
+        Candidate("a.jpg", "image", [0.2, 0.8], 1, 0.8),
+        Candidate("broken.jpg", "image", error="broken.jpg: truncated", error_kind="unreadable"),
+    ]
+    ranked = Predictor.rank(candidates)
+    assert [c.name for c in ranked] == ["a.jpg", "b.jpg", "c.mp4", "broken.jpg", "notes.jpg"]
+    assert [c.rank for c in ranked] == [1, 2, 3, None, None]
+    assert all(c.rank is None for c in candidates), "rank must not modify the candidates it is given"
+
+
+# --- scoring with a model trained on a synthetic profile -------------------------------
+
+
+def test_planted_popular_images_rank_above_planted_unpopular_ones(predictor: Predictor, unseen) -> None:
+    popular = planted_media(unseen, "image", "popular")[:6]
+    unpopular = planted_media(unseen, "image", "unpopular")[:6]
+    assert len(popular) == len(unpopular) == 6, "the unseen profile should hold both kinds"
+    ranked = predictor.rank(predictor.score_paths(popular + unpopular))
+    rank_of = {c.name: c.rank for c in ranked}
+    right_order = [rank_of[p.name] < rank_of[u.name] for p in popular for u in unpopular]
+    assert all(c.ok for c in ranked)
+    assert ranked[0].name in {p.name for p in popular}
+    assert np.mean(right_order) >= 0.8, f"only {np.mean(right_order):.0%} of popular/unpopular pairs in order"
+
+
+def test_scores_are_probabilities_and_the_same_file_scores_the_same(predictor: Predictor, unseen) -> None:
+    files = planted_media(unseen, "image")[:2] + planted_media(unseen, "video")[:1]
+    first, second = predictor.score_paths(files), predictor.score_paths(files[::-1])[::-1]
+    for a, b in zip(first, second, strict=True):
+        assert a.ok and a.media_type in {"image", "video"}
+        assert len(a.probs) == predictor.model.n_classes and np.isclose(sum(a.probs), 1.0)
+        assert a.predicted_class == int(np.argmax(a.probs))
+        assert a.expected_score == pytest.approx(float(np.dot(a.probs, np.arange(len(a.probs)))))
+        assert a.probs == b.probs, "a file's score must not depend on the other files scored with it"
+
+
+def test_a_subfolder_is_one_carousel_scored_from_its_items(
+    predictor: Predictor, unseen, tmp_path: Path
+) -> None:
+    carousel = tmp_path / "candidates" / "summer-carousel"
+    carousel.mkdir(parents=True)
+    items = planted_media(unseen, "image")[:2] + planted_media(unseen, "video")[:1]
+    for item in items:
+        shutil.copy(item, carousel / item.name)
+    (single,) = predictor.score_paths([carousel.parent])
+    assert (single.name, single.media_type, single.ok) == ("candidates/summer-carousel/", "carousel", True)
+    assert [i.name for i in single.items] == [f"candidates/summer-carousel/{p.name}" for p in sorted(items)]
+    assert single.probs == pytest.approx(np.mean([i.probs for i in single.items], axis=0).tolist())
+
+
+def test_bad_files_get_their_own_reason_and_the_rest_is_scored(
+    predictor: Predictor, unseen, tmp_path: Path
+) -> None:
+    good = planted_media(unseen, "image")[0]
+    renamed_text = tmp_path / "notes.jpg"
+    renamed_text.write_text("caption ideas for Friday\n")
+    truncated = tmp_path / "cut.jpg"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    ranked = predictor.rank(predictor.score_paths([good, renamed_text, truncated, tmp_path / "gone.mp4"]))
+    by_name = {c.name: c for c in ranked}
+    assert by_name[good.name].rank == 1
+    assert by_name["notes.jpg"].error_kind == "unsupported"
+    assert (
+        "notes.jpg" in by_name["notes.jpg"].error and "not an image or a video" in by_name["notes.jpg"].error
+    )
+    assert by_name["cut.jpg"].error_kind == "unreadable" and "cut.jpg" in by_name["cut.jpg"].error
+    assert by_name["gone.mp4"].error_kind == "unreadable" and "gone.mp4" in by_name["gone.mp4"].error
+
+
+def test_limits_refuse_oversized_images_with_the_reason(predictor: Predictor, unseen) -> None:
+    strict = Predictor(predictor.model, predictor.encoder, predictor.config, Limits(max_image_pixels=500_000))
+    (candidate,) = strict.score_paths(planted_media(unseen, "image")[:1])
+    assert candidate.error_kind == "over_limit"
+    assert "pixels is over the limit of 500000" in candidate.error
+
+
+def test_explanations_are_a_heatmap_per_image_and_a_filmstrip_per_video(predictor: Predictor, unseen) -> None:
+    files = planted_media(unseen, "image")[:1] + planted_media(unseen, "video")[:1]
+    image, video = predictor.score_paths(files, explain=True)
+    heatmap = Image.open(_png_file(image.heatmap_png))
+    with Image.open(files[0]) as original:  # the overlay keeps the picture's proportions
+        assert heatmap.width / heatmap.height == pytest.approx(original.width / original.height, rel=0.01)
+    assert min(heatmap.size) == predictor.config.image_size
+    strip = Image.open(_png_file(video.heatmap_png))
+    assert strip.width > strip.height * 5, "a filmstrip is a row of frames"
+    plain_image, _ = predictor.score_paths(files)
+    assert plain_image.heatmap_png is None and plain_image.probs == image.probs
+
+
+def _png_file(data: bytes | None):
+    import io
+
+    assert data is not None and data.startswith(b"\x89PNG")
+    return io.BytesIO(data)
+
+
+# --- the CLI ----------------------------------------------------------------------------
+
+
+def test_cli_prints_a_ranked_table_and_writes_explanations(
+    model_dir: Path, feature_cache: Path, unseen, tmp_path: Path
+) -> None:
+    folder = tmp_path / "candidates"
+    folder.mkdir()
+    files = planted_media(unseen, "image")[:2] + planted_media(unseen, "video")[:1]
+    for item in files:
+        shutil.copy(item, folder / item.name)
+    (folder / "notes.jpg").write_text("not a photo")
+    args = ["predict", str(model_dir), str(folder), "--cache", str(feature_cache)]
+    result = runner.invoke(app, [*args, "--explain", str(tmp_path / "why")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["rank", "candidate", "type"]
+    assert [line.split()[0] for line in lines[1:4]] == ["1", "2", "3"]
+    assert lines[4].startswith("not scored: ") and "notes.jpg: not an image or a video" in lines[4]
+    written = sorted(p.name.split(".")[-2] for p in (tmp_path / "why").iterdir())
+    assert written == ["filmstrip", "heatmap", "heatmap"]
+
+    as_json = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert [c["name"] for c in as_json["candidates"]] == [line.split()[1] for line in lines[1:4]] + [
+        "candidates/notes.jpg"
+    ]
+    assert as_json["candidates"][0]["class_name"] in as_json["class_names"]
+
+
+def test_cli_fails_in_one_line_on_a_folder_that_holds_no_model(tmp_path: Path, unseen) -> None:
+    result = runner.invoke(app, ["predict", str(tmp_path), str(planted_media(unseen, "image")[0])])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1
+
+
+def test_loading_a_folder_without_a_model_raises_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InstapopError, match=str(tmp_path)):
+        Predictor.load(tmp_path)
