@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=300)
     parser.add_argument("--keep", type=Path, help="write the demo here instead of a temporary folder")
     args = parser.parse_args()
-    runtime.tune()
+    runtime.configure_runtime()
 
     with tempfile.TemporaryDirectory(prefix="instapop-bench-demo-") as tmp:
         out = args.keep or Path(tmp)

@@ -9,8 +9,9 @@ Prints, in one run:
 - decode-only images/s for 1080x1350 JPEGs, full decode against draft mode;
 - images/s end to end from a folder of 1080x1350 JPEGs (hash, decode, resize,
   network, cache write; target >= 100);
-- the time to sample 15 frames from a 30 s 720p H.264 clip, straight decoding
-  against seeking (target <= 1 s);
+- the time to sample 15 frames from a 30 s 720p H.264 clip with sample_video
+  (decodes only the GOPs holding a sample time; target <= 1 s), against
+  decoding straight through and against seeking to each time;
 - the peak RSS of the process (target <= 2 GiB).
 
 The 1-minute load average is printed first and last: other processes on the
@@ -146,6 +147,21 @@ def end_to_end_rate(paths: list[Path], config: Config, encoder) -> float:
     return len(paths) / seconds
 
 
+def straight_sample(path: Path, n_frames: int = 15) -> int:
+    """One alternative to sample_video: decode every frame up to the last sample time."""
+    decoded = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = frame_times(float(stream.duration * stream.time_base), n_frames)
+        for frame in container.decode(stream):
+            decoded += 1
+            if np.any(np.abs(times - frame.time) < 1e-3):
+                resize_square(frame.to_image(), 224)
+            if frame.time >= times[-1]:
+                break
+    return decoded
+
+
 def seek_sample(path: Path, n_frames: int = 15) -> int:
     """The alternative to straight decoding: seek to each sample time and decode forward to it."""
     decoded = 0
@@ -210,10 +226,12 @@ def main() -> None:
     rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
     print(f"peak RSS during extraction: {rss_gib:.2f} GiB (target <= {RSS_TARGET_GIB:g})")
 
-    straight = best_time(lambda: sample_video(clip))
+    ours = best_time(lambda: sample_video(clip))
+    straight = best_time(lambda: straight_sample(clip))
     seek = best_time(lambda: seek_sample(clip))
-    print(f"15 frames from a 30 s 720p H.264 clip: straight decode {straight:.2f} s, seeking {seek:.2f} s "
-          f"(target <= {VIDEO_TARGET_S:g} s; straight is what sample_video does)")  # fmt: skip
+    print(f"15 frames from a 30 s 720p H.264 clip: sample_video (GOP-aware) {ours:.2f} s "
+          f"(target <= {VIDEO_TARGET_S:g} s); straight decode {straight:.2f} s, "
+          f"seeking {seek:.2f} s")  # fmt: skip
 
     torch.set_num_threads(cores)
     eager = TorchEncoder(lite0_torch())

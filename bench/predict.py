@@ -31,6 +31,7 @@ from PIL import Image
 
 from instapop import pipeline, runtime
 from instapop.config import Config
+from instapop.media import sample_video
 from instapop.predict import Predictor
 from instapop.synthetic import generate_profile
 
@@ -95,6 +96,19 @@ def warm_latency(predictor: Predictor, path: Path, repeats: int) -> tuple[float,
     return statistics.median(times), max(times)
 
 
+def video_sampling_s(predictor: Predictor, clip: Path, repeats: int) -> float:
+    """Median seconds of sampling the clip's frames alone: the decoding part of a video's latency."""
+    config = predictor.config
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        sample_video(
+            clip, n_frames=config.n_frames, interval_s=config.frame_interval_s, size=config.image_size
+        )
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -109,7 +123,7 @@ def peak_rss_mib(pid: int) -> float:
     raise RuntimeError("no VmHWM in /proc status")
 
 
-def server_peak_rss(model_dir: Path, cache_dir: Path, files: list[Path]) -> tuple[float, float]:
+def server_peak_rss(model_dir: Path, cache_dir: Path, photo: Path, clip: Path) -> tuple[float, float]:
     """Start `instapop serve`, send a burst of requests, return (peak RSS MiB, burst seconds)."""
     port = free_port()
     command = [
@@ -133,10 +147,11 @@ def server_peak_rss(model_dir: Path, cache_dir: Path, files: list[Path]) -> tupl
                     break
                 except httpx.TransportError:
                     time.sleep(0.2)
-            payload = [("files", (f.name, f.read_bytes())) for f in files]
+            photo_part, clip_part = (("files", (f.name, f.read_bytes())) for f in (photo, clip))
 
-            def post(_: int) -> int:
-                return client.post("/api/predict", files=payload).status_code
+            def post(i: int) -> int:  # as the page asks: with heatmaps; every fifth also a video
+                payload = [photo_part, clip_part] if i % 5 == 0 else [photo_part]
+                return client.post("/api/predict?explain=true", files=payload).status_code
 
             start = time.perf_counter()
             with ThreadPoolExecutor(max_workers=8) as pool:
@@ -163,7 +178,8 @@ def main() -> None:
     predictor = Predictor.load(model_dir, cache_dir=cache_dir)
     image_s, image_max = warm_latency(predictor, photo, args.repeats)
     video_s, video_max = warm_latency(predictor, clip, max(3, args.repeats // 4))
-    rss, burst_s = server_peak_rss(model_dir, cache_dir, [photo, clip])
+    decode_s = video_sampling_s(predictor, clip, max(3, args.repeats // 4))
+    rss, burst_s = server_peak_rss(model_dir, cache_dir, photo, clip)
 
     print(f"\npredict, warm, {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f})")
     verdict = "met" if image_s * 1000 <= IMAGE_TARGET_MS else "MISSED"
@@ -176,8 +192,9 @@ def main() -> None:
         f"  one 30 s 720p video  median {video_s:7.2f} s   max {video_max:7.2f} s"
         f"    (target <= {VIDEO_TARGET_S} s: {verdict})"
     )
+    print(f"    of which decoding and sampling 15 frames {decode_s:.2f} s, the rest embedding and the model")
     print(
-        f"  server: {BURST} concurrent requests (image + video each) in {burst_s:.1f} s,"
+        f"  server: {BURST} concurrent requests with heatmaps (1 in 5 with the video too) in {burst_s:.1f} s,"
         f" peak RSS {rss:.0f} MiB"
     )
 

@@ -10,11 +10,17 @@ import torch
 from torch import nn
 
 from instapop.config import Config
-from instapop.models import ImageHead, Input, MaxOverTime, VideoGRU, fit, predict_proba
+from instapop.models import ImageHead, Input, MaxOverTime, VideoGRU, fit, predict_proba, training_threads
 from instapop.models.gru import GRULayer
 from instapop.models.layers import sequence_dropout
 
 CONFIG = dataclasses.replace(Config(), epochs=6, batch_size=16, lr=0.03)  # a fast learner for small tests
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    with training_threads(1):
+        yield
 
 
 def separable(n: int, dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,18 +92,18 @@ def test_fit_learns_and_keeps_the_best_epoch() -> None:
 
 
 def test_video_gru_learns_from_frames_and_static_images() -> None:
-    x, y = separable(240, 8, seed=2)
-    frames = x[:, None, :] + 0.3 * torch.randn(240, 15, 8, generator=torch.Generator().manual_seed(0))
+    x, y = separable(160, 8, seed=2)
+    frames = x[:, None, :] + 0.3 * torch.randn(160, 15, 8, generator=torch.Generator().manual_seed(0))
     views = torch.stack([x, x + 0.1], dim=1)
     torch.manual_seed(0)
     model = VideoGRU(8, 2)
-    train = (Input(frames, y, (torch.arange(160),)), Input(views, y, (torch.arange(240),), views=True))
+    train = (Input(frames, y, (torch.arange(100),)), Input(views, y, (torch.arange(100),), views=True))
     result = fit(
         model,
         train,
-        dataclasses.replace(CONFIG, epochs=12),
+        dataclasses.replace(CONFIG, epochs=8),
         seed=0,
-        val=Input(frames, y, (torch.arange(160, 240),)),
+        val=Input(frames, y, (torch.arange(100, 160),)),
     )
     assert result[0].val_accuracy >= 0.85
 

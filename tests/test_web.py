@@ -57,8 +57,8 @@ def client(web_app) -> TestClient:
 def candidates(make_profile) -> list[Path]:
     """Three images (two planted popular, one unpopular) and one video the model never saw."""
     unseen = make_profile(n_posts=24, seed=99)
-    popular, unpopular = planted_media(unseen, "image", "popular"), planted_media(unseen, "image", "unpopular")
-    return popular[:2] + unpopular[:1] + planted_media(unseen, "video")[:1]
+    images = planted_media(unseen, "image", "popular")[:2] + planted_media(unseen, "image", "unpopular")[:1]
+    return images + planted_media(unseen, "video")[:1]
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ Heavy imports (torch, onnxruntime, PyAV) happen inside the commands so that
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -206,7 +207,9 @@ def run(
     """
     from instapop.dedup import read_exclude_file
     from instapop.pipeline import run_study
+    from instapop.runtime import configure_runtime
 
+    configure_runtime()
     try:
         excluded = read_exclude_file(exclude) if exclude else None
         result = run_study(
@@ -237,7 +240,9 @@ def demo(
     Example: instapop demo --out demo-out
     """
     from instapop.pipeline import run_demo
+    from instapop.runtime import configure_runtime
 
+    configure_runtime()
     try:
         result = run_demo(out, n_posts=posts, config=Config(seed=seed), announce=typer.echo)
     except InstapopError as err:
@@ -274,6 +279,85 @@ def dedup(
         _fail(err)
     typer.echo(describe_summary(json.loads((run_dir / "dedup.json").read_text())))
     typer.echo(f"wrote {run_dir / 'dedup.csv'}, dedup.json, dedup_hist.png, dedup_pairs.png")
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder holding media.csv, features/ (and dedup.csv).")],
+    paper_folds: Annotated[
+        bool, typer.Option("--paper-folds", help="Plain stratified folds as in the paper (default: by post).")
+    ] = False,
+    seed: Annotated[int | None, typer.Option(help="Random seed (folds, initialisation, dropout).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs per fold (paper: 15).")] = None,
+    repeats: Annotated[int | None, typer.Option(help="Repeats of the k-fold split (paper: 3).")] = None,
+    folds: Annotated[int | None, typer.Option(help="Folds k (paper: 5).")] = None,
+    classes: Annotated[
+        list[int] | None, typer.Option("--classes", "-n", help="Class counts N (repeatable).")
+    ] = None,
+) -> None:
+    """Cross-validate the four approaches and the baselines; print the table.
+
+    Settings start from RUN_DIR/config.json when present (else the paper's), then the
+    options. Writes cv_results.json (every fold's numbers) and cv_results.md into RUN_DIR.
+
+    Example: instapop evaluate run --repeats 3 -n 2 -n 3
+    """
+    from instapop.datasets import load_run_dataset
+    from instapop.runtime import configure_runtime
+    from instapop.validation import cv_markdown, evaluate, write_cv_results
+
+    configure_runtime()
+    saved = run_dir / "config.json"
+    config = Config.load(saved) if saved.is_file() else Config()
+    overrides = {
+        "grouped_folds": False if paper_folds else None,
+        "seed": seed,
+        "epochs": epochs,
+        "n_repeats": repeats,
+        "n_splits": folds,
+        "n_classes": tuple(classes) if classes else None,
+    }
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    try:
+        results = evaluate(load_run_dataset(run_dir), config)
+        write_cv_results(results, run_dir)
+    except InstapopError as err:
+        _fail(err)
+    typer.echo(cv_markdown(results))
+    typer.echo(f"wrote {run_dir / 'cv_results.json'} and cv_results.md")
+
+
+@app.command()
+def train(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder after `instapop evaluate`.")],
+    classes: Annotated[
+        int | None, typer.Option("--classes", "-n", help="N of the saved model (default: largest evaluated).")
+    ] = None,
+) -> None:
+    """Train the best cross-validated approach per media type on all data; save RUN_DIR/model/.
+
+    The model is safetensors + config.json (classes and their PoR boundaries, training dates,
+    CV figures and why each approach was chosen). Uses the settings the evaluation ran with.
+
+    Example: instapop train run -n 3
+    """
+    from instapop.datasets import load_run_dataset
+    from instapop.runtime import configure_runtime
+    from instapop.training import train_final
+    from instapop.validation import load_cv_results
+
+    configure_runtime()
+    try:
+        cv_results = load_cv_results(run_dir)
+        config = Config.from_dict(cv_results["config"])
+        n_classes = classes or max(config.n_classes)
+        model_dir = train_final(load_run_dataset(run_dir), cv_results, config, n_classes, run_dir / "model")
+    except InstapopError as err:
+        _fail(err)
+    card = json.loads((model_dir / "config.json").read_text())
+    for media, reason in card["choice"].items():
+        typer.echo(f"{media}: {reason}")
+    typer.echo(f"wrote {model_dir}")
 
 
 def _timings_line(timings: dict[str, float]) -> str:

@@ -70,7 +70,7 @@ class Config:
     grouped_folds: bool = True  # False gives the paper's plain stratified folds
     logreg_c: float = 1.0  # logistic-regression baseline: inverse L2 strength on standardised embeddings
     logreg_max_iter: int = 1000  # its L-BFGS iteration cap
-    train_threads: int = 0  # torch intra-op threads while training; 0 = every available core
+    train_threads: int = 1  # torch threads while training: tiny models gain nothing from more; 0 = all cores
 
     # --- explain and report (issue 5) ---
     gradcam_per_class: int = 3  # Grad-CAM images per class: the most confident correct ones (Fig. 9)

@@ -196,6 +196,8 @@ def load_run_dataset(run_dir: Path) -> Dataset:
 
 
 def _quantile_classes(values: np.ndarray, n_classes: int) -> np.ndarray:
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
     cuts = np.quantile(values, np.arange(1, n_classes) / n_classes)
     return np.searchsorted(cuts, values).astype(np.int64)
 

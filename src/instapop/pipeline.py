@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from instapop.config import PAPER, Config
+from instapop.embed.cache import default_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,6 @@ class StudyResult:
     run_dir: Path
     report: Path
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def default_cache_dir() -> Path:
-    """The shared feature cache: ``$XDG_CACHE_HOME/instapop`` or ``~/.cache/instapop``."""
-    import os
-
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "instapop"
 
 
 @contextmanager

@@ -295,7 +295,7 @@ class Predictor:
             score = self._score_image if media_type == IMAGE else self._score_video
             probs, heatmap = score(path, explain)
         except BadInputError as err:  # MediaError from decoding is a BadInputError too
-            log.warning("%s", err)
+            log.info("not scored: %s", err)
             kind = err.kind if isinstance(err, _Refused) else UNREADABLE
             return Candidate(name, media_type, error=str(err), error_kind=kind)
         return _scored(Candidate(name, media_type, heatmap_png=heatmap), probs)

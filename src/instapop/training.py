@@ -33,8 +33,8 @@ from instapop.config import Config
 from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
 from instapop.errors import InstapopError
 from instapop.labels import rolling_windows
-from instapop.models import ImageHead, Input, MaxOverTime, VideoGRU, fit
-from instapop.validation import derived_seed, logreg_linear, mixed_views, row_of, training_threads
+from instapop.models import ImageHead, Input, MaxOverTime, VideoGRU, fit, training_threads
+from instapop.validation import DatasetTensors, derived_seed, logreg_linear, row_of
 
 log = logging.getLogger(__name__)
 
@@ -118,50 +118,45 @@ def _video_gru(dim: int, n_classes: int, config: Config) -> VideoGRU:
     return VideoGRU(dim, n_classes, config.gru_units, config.dense_units, config.dropout)
 
 
-def train_image_model(data: Dataset, approach: str, n_classes: int, config: Config, epochs: int) -> nn.Module:
+def train_image_model(
+    t: DatasetTensors, approach: str, n_classes: int, config: Config, epochs: int
+) -> nn.Module:
     """The image model of ``approach`` ("image" or "logreg") trained on every image."""
-    labels = data.images.labels[n_classes]
     if approach == "logreg":
-        return _linear_head(*logreg_linear(data.image_views[:, 0], labels, n_classes, config), config)
+        weight, bias = logreg_linear(t.clean.numpy(), t.image_labels.numpy(), n_classes, config)
+        return _linear_head(weight, bias, config)
     torch.manual_seed(seed := derived_seed(config, n_classes, "final", approach))
-    model = ImageHead(data.image_views.shape[-1], n_classes, config.dropout)
-    views = torch.from_numpy(data.image_views)
-    fit(
-        model,
-        (Input(views, torch.from_numpy(labels), _all(len(views)), views=True),),
-        config,
-        seed,
-        epochs=epochs,
-    )
+    model = ImageHead(t.views.shape[-1], n_classes, config.dropout)
+    fit(model, (Input(t.views, t.image_labels, _all(len(t.views)), views=True),), config, seed, epochs=epochs)
     return model
 
 
-def train_video_model(data: Dataset, approach: str, n_classes: int, config: Config, epochs: int) -> nn.Module:
+def train_video_model(
+    t: DatasetTensors, approach: str, n_classes: int, config: Config, epochs: int
+) -> nn.Module:
     """The video model of ``approach`` trained on every video (and image, for the mixed ones).
 
     Returns a module from frames (n, T, D) to logits.
     """
-    frames = torch.from_numpy(data.video_frames)
-    pooled = frames.amax(dim=1)
-    video_labels = torch.from_numpy(data.videos.labels[n_classes])
     if approach == "logreg":
-        weight, bias = logreg_linear(pooled.numpy(), video_labels.numpy(), n_classes, config)
+        weight, bias = logreg_linear(t.pooled.numpy(), t.video_labels.numpy(), n_classes, config)
         return MaxOverTime(_linear_head(weight, bias, config))
-    views = torch.from_numpy(data.image_views)
-    image_labels = torch.from_numpy(data.images.labels[n_classes])
     torch.manual_seed(seed := derived_seed(config, n_classes, "final", approach))
-    dim = frames.shape[-1]
+    videos = Input(t.frames, t.video_labels, _all(len(t.frames)))
+    images = Input(t.views, t.image_labels, _all(len(t.views)), views=True)
     if approach == "video_to_image":
-        model = ImageHead(dim, n_classes, config.dropout)
-        mixed = mixed_views(views, pooled)
-        labels = torch.cat([image_labels, video_labels])
-        fit(model, (Input(mixed, labels, _all(len(mixed)), views=True),), config, seed, epochs=epochs)
+        model = ImageHead(t.frames.shape[-1], n_classes, config.dropout)
+        mixed = t.mixed_views()
+        fit(
+            model,
+            (Input(mixed, t.mixed_labels(), _all(len(mixed)), views=True),),
+            config,
+            seed,
+            epochs=epochs,
+        )
         return MaxOverTime(model)
-    model = _video_gru(dim, n_classes, config)
-    train = [Input(frames, video_labels, _all(len(frames)))]
-    if approach == "image_to_video":
-        train.append(Input(views, image_labels, _all(len(views)), views=True))
-    fit(model, tuple(train), config, seed, epochs=epochs)
+    model = _video_gru(t.frames.shape[-1], n_classes, config)
+    fit(model, (videos, images) if approach == "image_to_video" else (videos,), config, seed, epochs=epochs)
     return model
 
 
@@ -291,11 +286,12 @@ def train_final(
     }
     with training_threads(config.train_threads):
         epochs = _final_epochs(row_of(cv_results, IMAGE, image_approach, n_classes), config)
-        image_model = train_image_model(dataset, image_approach, n_classes, config, epochs)
+        t = DatasetTensors(dataset, n_classes)
+        image_model = train_image_model(t, image_approach, n_classes, config, epochs)
         card["models"][IMAGE] = _model_entry(image_model, IMAGE, image_approach, epochs, out_dir)
         if video_approach is not None:
             epochs = _final_epochs(row_of(cv_results, VIDEO, video_approach, n_classes), config)
-            video_model = train_video_model(dataset, video_approach, n_classes, config, epochs)
+            video_model = train_video_model(t, video_approach, n_classes, config, epochs)
             card["models"][VIDEO] = _model_entry(video_model, VIDEO, video_approach, epochs, out_dir)
     (out_dir / "config.json").write_text(json.dumps(card, indent=2) + "\n")  # last: marks a complete model
     log.info("model saved to %s (images: %s, videos: %s)", out_dir, image_approach, video_approach)

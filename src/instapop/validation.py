@@ -36,8 +36,6 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +52,7 @@ from tqdm.auto import tqdm
 from instapop.config import Config
 from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
 from instapop.errors import InstapopError
-from instapop.models import ImageHead, Input, VideoGRU, fit
+from instapop.models import ImageHead, Input, VideoGRU, fit, training_threads
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +189,8 @@ def _assemble(val_rows: tuple[torch.Tensor, ...], member_probs: list[np.ndarray]
     return probs
 
 
-class _Tensors:
-    """The dataset as torch tensors, made once per evaluation."""
+class DatasetTensors:
+    """The dataset as torch tensors for one N (copies: the arrays may be read-only)."""
 
     def __init__(self, data: Dataset, n_classes: int) -> None:
         self.views = torch.tensor(data.image_views)
@@ -203,6 +201,14 @@ class _Tensors:
         )
         self.image_labels = torch.tensor(data.images.labels[n_classes])
         self.video_labels = torch.tensor(data.videos.labels[n_classes])
+
+    def mixed_views(self) -> torch.Tensor:
+        """Images' views, then each video's time-max embedding as K identical views: (n_i + n_v, K, D)."""
+        return torch.cat([self.views, self.pooled[:, None, :].expand(-1, self.views.shape[1], -1)])
+
+    def mixed_labels(self) -> torch.Tensor:
+        """Labels of :meth:`mixed_views`' rows."""
+        return torch.cat([self.image_labels, self.video_labels])
 
 
 def _train_stacked(
@@ -221,7 +227,7 @@ def _train_stacked(
     )
 
 
-def run_image(t: _Tensors, split: Split, config: Config, n_classes: int, seed: int) -> Outcome:
+def run_image(t: DatasetTensors, split: Split, config: Config, n_classes: int, seed: int) -> Outcome:
     """The paper's image classifier on each image fold."""
     torch.manual_seed(seed)
     model = ImageHead(t.views.shape[-1], n_classes, config.dropout, members=len(split.train))
@@ -230,13 +236,13 @@ def run_image(t: _Tensors, split: Split, config: Config, n_classes: int, seed: i
     return _train_stacked(model, train, val, config, seed, len(t.clean), n_classes)
 
 
-def _video_gru(t: _Tensors, config: Config, n_classes: int, members: int) -> VideoGRU:
+def _video_gru(t: DatasetTensors, config: Config, n_classes: int, members: int) -> VideoGRU:
     return VideoGRU(
         t.frames.shape[-1], n_classes, config.gru_units, config.dense_units, config.dropout, members=members
     )
 
 
-def run_video(t: _Tensors, split: Split, config: Config, n_classes: int, seed: int) -> Outcome:
+def run_video(t: DatasetTensors, split: Split, config: Config, n_classes: int, seed: int) -> Outcome:
     """The CNN-RNN on each video fold."""
     torch.manual_seed(seed)
     model = _video_gru(t, config, n_classes, len(split.train))
@@ -246,7 +252,12 @@ def run_video(t: _Tensors, split: Split, config: Config, n_classes: int, seed: i
 
 
 def run_image_to_video(
-    t: _Tensors, split: Split, image_rows: tuple[torch.Tensor, ...], config: Config, n_classes: int, seed: int
+    t: DatasetTensors,
+    split: Split,
+    image_rows: tuple[torch.Tensor, ...],
+    config: Config,
+    n_classes: int,
+    seed: int,
 ) -> Outcome:
     """The CNN-RNN trained on videos plus static sequences of (augmented) images."""
     torch.manual_seed(seed)
@@ -259,22 +270,20 @@ def run_image_to_video(
     return _train_stacked(model, train, val, config, seed, len(t.frames), n_classes)
 
 
-def mixed_views(views: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
-    """Images' views then videos' time-max embedding repeated as K identical views: (n_i + n_v, K, D)."""
-    return torch.cat([views, pooled[:, None, :].expand(-1, views.shape[1], -1)])
-
-
 def run_video_to_image(
-    t: _Tensors, split: Split, image_rows: tuple[torch.Tensor, ...], config: Config, n_classes: int, seed: int
+    t: DatasetTensors,
+    split: Split,
+    image_rows: tuple[torch.Tensor, ...],
+    config: Config,
+    n_classes: int,
+    seed: int,
 ) -> Outcome:
     """One dropout + linear head on images and videos' time-max embeddings together."""
     torch.manual_seed(seed)
     model = ImageHead(t.views.shape[-1], n_classes, config.dropout, members=len(split.train))
     n_images = len(t.views)
     rows = tuple(torch.cat([i, v + n_images]) for i, v in zip(image_rows, split.train, strict=True))
-    train = (
-        Input(mixed_views(t.views, t.pooled), torch.cat([t.image_labels, t.video_labels]), rows, views=True),
-    )
+    train = (Input(t.mixed_views(), t.mixed_labels(), rows, views=True),)
     val = Input(t.pooled, t.video_labels, split.val)
     return _train_stacked(model, train, val, config, seed, len(t.frames), n_classes)
 
@@ -432,19 +441,6 @@ def summarise(
 # --------------------------------------------------------------------------- the protocol
 
 
-@contextmanager
-def training_threads(threads: int) -> Iterator[None]:
-    """Fixed intra-op threads while training (results depend on the count), restored after."""
-    from instapop.runtime import resolve_threads
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(resolve_threads(threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _media_folds(
     data: Dataset, n_classes: int, config: Config, messages: list[str], skipped: list[dict]
 ) -> dict[str, np.ndarray]:
@@ -463,7 +459,7 @@ def _media_folds(
     return {media: f for media, (f, _) in folds.items()}
 
 
-def _jobs(data: Dataset, t: _Tensors, folds: dict[str, np.ndarray], config: Config, n: int):
+def _jobs(data: Dataset, t: DatasetTensors, folds: dict[str, np.ndarray], config: Config, n: int):
     """(media, approach, run) for every row of one N; ``run`` returns an Outcome."""
     image_split = Split.from_folds(folds[IMAGE])
     labels = data.images.labels[n]
@@ -558,7 +554,7 @@ def evaluate(dataset: Dataset, config: Config, progress: bool = True) -> dict[st
         for n, folds in fold_sets.items():
             for media, f in folds.items():
                 results["folds"][media][str(n)] = f.tolist()
-            t = _Tensors(dataset, n)
+            t = DatasetTensors(dataset, n)
             for media, approach, split, run in _jobs(dataset, t, folds, config, n):
                 bar.set_postfix_str(f"N={n} {media} {approach}")
                 items = dataset.images if media == IMAGE else dataset.videos

@@ -286,6 +286,8 @@ def explain_run(run_dir: Path, config: Config, progress: bool = True) -> Path:
         raise InstapopError(f"{run_dir}: no features/ folder; run the embeddings stage first")
     out = run_dir / EXPLAIN_DIR
     out.mkdir(exist_ok=True)
+    for old in out.glob("*.png"):  # figures of an earlier explanation may name items no longer shown
+        old.unlink()
     run = RunInputs(
         load_media(run_dir), FeatureSet.load(run_dir / "features"), removed_media(run_dir), config, out
     )

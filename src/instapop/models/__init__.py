@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from instapop.models.dense import ImageHead, MaxOverTime
-from instapop.models.fit import FitResult, Input, fit, predict_proba
+from instapop.models.fit import FitResult, Input, fit, predict_proba, training_threads
 from instapop.models.gru import VideoGRU
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "VideoGRU",
     "fit",
     "predict_proba",
+    "training_threads",
 ]

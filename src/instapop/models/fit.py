@@ -14,6 +14,8 @@ image-to-video), every batch holds the same share of each.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +74,25 @@ class FitResult:
     val_accuracy: float | None = None
     val_probs: np.ndarray | None = None
     history: list[float] = field(default_factory=list)
+
+
+@contextmanager
+def training_threads(threads: int) -> Iterator[None]:
+    """Fix torch's intra-op threads while training, restoring the count after.
+
+    Results can depend on the thread count, so it is a setting (``Config.train_threads``).
+    These models are small: their steps are bound by per-operation overhead, and OpenMP
+    threads cost more than they gain (on a busy machine, many times more), hence 1 by default.
+    ``0`` uses every available core.
+    """
+    from instapop.runtime import resolve_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(resolve_threads(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def pad_rows(rows: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:

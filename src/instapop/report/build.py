@@ -38,11 +38,12 @@ def _posts_line(run: RunFiles) -> str:
 def _reliability_line(run: RunFiles) -> str:
     posts = run.media.drop_duplicates("post_id")
     low = int(posts["low_confidence"].sum())
+    days = f"{run.config.low_confidence_days:g} days"
+    if low == 0:
+        return f"Label reliability: every post went out within {days} of a known follower count."
     return (
-        f"Label reliability: {1 - low / max(len(posts), 1):.0%} of posts were published within "
-        f"{run.config.low_confidence_days:g} days of a known "
-        f"follower count; the other {low} rest on an estimated "
-        "count and their labels are less certain."
+        f"Label reliability: {1 - low / len(posts):.0%} of posts went out within {days} of a known follower "
+        f"count; the other {low} rest on an extrapolated or distant estimate: their labels are less certain."
     )
 
 
@@ -58,9 +59,9 @@ def _regions_summary(run: RunFiles) -> str:
         for r in popular
     )
     return (
-        f"<li>{len(popular)} group(s) of similar pictures are "
-        "clearly more popular than the rest; this is what "
-        f"they look like (most typical first):{strips}</li>"
+        f"<li>{len(popular)} {'group' if len(popular) == 1 else 'groups'} of similar pictures "
+        f"{'is' if len(popular) == 1 else 'are'} clearly more popular than the rest; this is what they look "
+        f"like (most typical first):{strips}</li>"
     )
 
 

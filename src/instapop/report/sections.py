@@ -145,12 +145,10 @@ def map_section(run: RunFiles) -> Section:
     if "skipped" in explain_map:
         return Section("map", title, missing(explain_map["skipped"]))
     body = paragraph(
-        "Each dot is a picture (an image, or a video's "
-        "thumbnail) placed so that pictures the network sees as "
-        "alike sit together (t-SNE). Circled regions are "
-        "clusters of the map whose share of popular (green) or "
-        "unpopular (red) posts is far from the profile's, beyond what chance explains (binomial test, "
-        "Bonferroni-corrected)."
+        "Each dot is a picture (an image, or a video's thumbnail) placed so that pictures the network sees "
+        "as alike sit together (t-SNE). Circled regions are clusters of the map whose posts are clearly more "
+        "popular (green) or less popular (red) than the rest of the profile, beyond what chance explains "
+        "(Mann-Whitney U test on the classes, Bonferroni-corrected)."
     ) + image(figures.tsne_figure(explain_map, run.explain["n_classes"]), "t-SNE map", "Paper Fig. 4.")
     regions = explain_map["regions"]
     if not regions:

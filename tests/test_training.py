@@ -1,0 +1,182 @@
+"""Final models: the choice by CV, saving as safetensors + JSON, reloading and refusing bad files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+from typer.testing import CliRunner
+
+from instapop.cli import app
+from instapop.config import Config
+from instapop.datasets import load_run_dataset, planted_dataset
+from instapop.errors import InstapopError
+from instapop.models import training_threads
+from instapop.training import choose_approach, load_model, train_final, train_video_model
+from instapop.validation import DatasetTensors, evaluate, row_of
+
+CONFIG = Config(epochs=3, n_repeats=1, n_classes=(2, 3))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return planted_dataset(120, 60, signal=3.0, seed=0, dim=32, n_views=2)
+
+
+@pytest.fixture(scope="module")
+def cv(data):
+    return evaluate(data, CONFIG, progress=False)
+
+
+@pytest.fixture(scope="module")
+def model_dir(data, cv, tmp_path_factory):
+    return train_final(data, cv, CONFIG, 3, tmp_path_factory.mktemp("run") / "model")
+
+
+def test_choice_is_the_best_cv_accuracy_and_logreg_competes(cv) -> None:
+    for media, candidates in (
+        ("image", ("image", "logreg")),
+        ("video", ("video", "image_to_video", "video_to_image", "logreg")),
+    ):
+        approach, reason = choose_approach(cv, media, 3)
+        best = max(row_of(cv, media, a, 3)["accuracy"]["mean"] for a in candidates)
+        assert row_of(cv, media, approach, 3)["accuracy"]["mean"] == best
+        assert (
+            reason.startswith(f"{approach} had the best CV accuracy at N=3")
+            and "majority-class baseline" in reason
+        )
+    rigged = json.loads(json.dumps(cv))
+    row_of(rigged, "image", "logreg", 3)["accuracy"]["mean"] = 0.99
+    assert choose_approach(rigged, "image", 3)[0] == "logreg"
+
+
+def test_config_json_describes_the_model(model_dir, data, cv) -> None:
+    card = json.loads((model_dir / "config.json").read_text())
+    assert card["n_classes"] == 3 and card["backbone"] == "planted-gaussian" and card["dim"] == 32
+    assert card["image_approach"] == choose_approach(cv, "image", 3)[0]
+    assert set(card["choice"]) == {"image", "video"}
+    for media in ("image", "video"):
+        boundaries = card["class_boundaries"][media]
+        assert (
+            len(boundaries["por_boundaries"]) == 2 and boundaries["window_posts"] >= CONFIG.min_window_posts
+        )
+        assert card["cv"][media]["majority"]["accuracy"]["mean"] is not None
+    assert card["date_range"]["start"] == "2020-01-01T00:00:00Z"
+    assert Config.from_dict(card["config"]) == CONFIG
+    assert sorted(p.name for p in model_dir.iterdir()) == [
+        "config.json",
+        "image.safetensors",
+        "video.safetensors",
+    ]
+
+
+def test_saved_model_reloads_and_predicts_identically(model_dir, data) -> None:
+    first, second = load_model(model_dir), load_model(model_dir)
+    images, frames = data.image_views[:, 0], data.video_frames
+    probs = first.predict_images(images)
+    assert probs.shape == (120, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(probs, second.predict_images(images))
+    np.testing.assert_array_equal(first.predict_videos(frames), second.predict_videos(frames))
+    with torch.no_grad():  # the modules for Grad-CAM / frame importance give the same logits
+        logits = first.image_head()(torch.from_numpy(images))
+        np.testing.assert_allclose(torch.softmax(logits, -1).numpy(), probs, atol=1e-6)
+        assert first.video_model()(torch.from_numpy(frames)).shape == (60, 3)
+
+
+def test_saved_video_model_is_the_trained_one(model_dir, data, cv) -> None:
+    model = load_model(model_dir)
+    epochs = model.config["models"]["video"]["epochs"] or 0
+    with training_threads(1):
+        retrained = train_video_model(DatasetTensors(data, 3), model.video_approach, 3, CONFIG, epochs)
+    with torch.no_grad():
+        expected = torch.softmax(retrained(torch.from_numpy(data.video_frames)), -1).numpy()
+    np.testing.assert_allclose(model.predict_videos(data.video_frames), expected, atol=1e-6)
+
+
+def test_bad_inputs_get_clear_errors(model_dir) -> None:
+    model = load_model(model_dir)
+    with pytest.raises(InstapopError, match=r"expected shape \(n, 32\); got \(4, 31\)"):
+        model.predict_images(np.zeros((4, 31)))
+
+
+def copy_model(model_dir, tmp_path):
+    target = tmp_path / "model"
+    target.mkdir()
+    for path in model_dir.iterdir():
+        (target / path.name).write_bytes(path.read_bytes())
+    return target
+
+
+def rehash(target, media: str) -> None:
+    """Tamper with config.json too, so the file checks themselves are reached."""
+    import hashlib
+
+    card = json.loads((target / "config.json").read_text())
+    card["models"][media]["sha256"] = hashlib.sha256(
+        (target / f"{media}.safetensors").read_bytes()
+    ).hexdigest()
+    (target / "config.json").write_text(json.dumps(card))
+
+
+def test_tampered_truncated_or_mismatched_files_are_refused(model_dir, tmp_path) -> None:
+    target = copy_model(model_dir, tmp_path)
+    weights = target / "image.safetensors"
+    blob = bytearray(weights.read_bytes())
+    blob[-3] ^= 0xFF  # one weight changed
+    weights.write_bytes(bytes(blob))
+    with pytest.raises(InstapopError, match=r"image.safetensors: contents differ .* SHA-256"):
+        load_model(target)
+    weights.write_bytes(bytes(blob[: len(blob) // 2]))  # truncated
+    rehash(target, "image")
+    with pytest.raises(InstapopError, match=r"image.safetensors: not a readable safetensors file"):
+        load_model(target)
+    save_file({"linear.weight": torch.zeros(1, 32, 2), "linear.bias": torch.zeros(1, 2)}, str(weights))
+    rehash(target, "image")
+    with pytest.raises(InstapopError, match="do not match the ImageHead"):
+        load_model(target)
+    (target / "config.json").write_text("{not json")
+    with pytest.raises(InstapopError, match="malformed model description"):
+        load_model(target)
+    with pytest.raises(InstapopError, match="not found"):
+        load_model(tmp_path / "nowhere")
+
+
+def test_image_only_data_saves_an_image_model(tmp_path) -> None:
+    data = planted_dataset(60, 0, signal=3.0, seed=1, dim=16, n_views=2)
+    config = dataclasses.replace(CONFIG, n_classes=(2,))
+    results = evaluate(data, config, progress=False)
+    assert results["skipped_approaches"] == [{"media": "video", "n_classes": 2, "reason": "no videos"}]
+    model = load_model(train_final(data, results, config, 2, tmp_path / "model"))
+    assert model.video_approach is None and model.predict_images(data.image_views[:, 0]).shape == (60, 2)
+    with pytest.raises(InstapopError, match="no video classifier"):
+        model.predict_videos(np.zeros((1, 15, 16)))
+
+
+def test_study_on_a_synthetic_profile_learns_its_signal(make_run, tmp_path) -> None:
+    """The shared 60-post synthetic profile, real Lite0 embeddings, the CLI's evaluate and train."""
+    import shutil
+
+    shared = make_run(upto="dedup")
+    run_dir = tmp_path / "run"  # a copy: other tests train their own model in the shared folder
+    shutil.copytree(shared / "features", run_dir / "features")
+    for name in ("media.csv", "dedup.csv"):
+        shutil.copy(shared / name, run_dir / name)
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["evaluate", str(run_dir), "--epochs", "8", "--repeats", "1", "-n", "2", "-n", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "| image | image | 2 |" in result.output
+    cv = json.loads((run_dir / "cv_results.json").read_text())
+    image, majority = (row_of(cv, "image", a, 2)["accuracy"]["mean"] for a in ("image", "majority"))
+    assert image >= 0.85 and image >= majority + 0.25
+    result = runner.invoke(app, ["train", str(run_dir), "-n", "2"])
+    assert result.exit_code == 0, result.output
+    model = load_model(run_dir / "model")
+    data = load_run_dataset(run_dir)
+    assert model.predict_images(data.image_views[:, 0]).shape == (len(data.images), 2)
