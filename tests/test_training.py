@@ -129,7 +129,7 @@ def test_tampered_truncated_or_mismatched_files_are_refused(model_dir, tmp_path)
     blob = bytearray(weights.read_bytes())
     blob[-3] ^= 0xFF  # one weight changed
     weights.write_bytes(bytes(blob))
-    with pytest.raises(InstapopError, match=r"image.safetensors: contents differ .* SHA-256"):
+    with pytest.raises(InstapopError, match=r"image.safetensors: contents differ .*SHA-256"):
         load_model(target)
     weights.write_bytes(bytes(blob[: len(blob) // 2]))  # truncated
     rehash(target, "image")
