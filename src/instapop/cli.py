@@ -287,6 +287,9 @@ def evaluate(
     paper_folds: Annotated[
         bool, typer.Option("--paper-folds", help="Plain stratified folds as in the paper (default: by post).")
     ] = False,
+    paper_callback: Annotated[
+        bool, typer.Option("--paper-callback", help="Pick the best epoch on the scored fold (optimistic).")
+    ] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed (folds, initialisation, dropout).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Training epochs per fold (paper: 15).")] = None,
     repeats: Annotated[int | None, typer.Option(help="Repeats of the k-fold split (paper: 3).")] = None,
@@ -311,6 +314,7 @@ def evaluate(
     config = Config.load(saved) if saved.is_file() else Config()
     overrides = {
         "grouped_folds": False if paper_folds else None,
+        "epoch_callback": "fold" if paper_callback else None,
         "seed": seed,
         "epochs": epochs,
         "n_repeats": repeats,

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -607,7 +608,10 @@ def evaluate(dataset: Dataset, config: Config, progress: bool = True) -> dict[st
             for media, approach, split, run in _jobs(dataset, t, folds, config, n):
                 bar.set_postfix_str(f"N={n} {media} {approach}")
                 items = dataset.images if media == IMAGE else dataset.videos
-                results["rows"].append(summarise(media, approach, n, run(), items, folds[media], split))
+                start = time.perf_counter()
+                outcome = run()
+                log.info("N=%d %s %s: %.1f s", n, media, approach, time.perf_counter() - start)
+                results["rows"].append(summarise(media, approach, n, outcome, items, folds[media], split))
                 bar.update()
         bar.close()
     results["warnings"] = messages

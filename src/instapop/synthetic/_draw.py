@@ -61,7 +61,7 @@ def render_background(size: tuple[int, int], scene_seed: int) -> Image.Image:
     family = _FAMILIES[int(rng.integers(len(_FAMILIES)))]
     image = family(rng, size)
     _props(rng, image)
-    return _grain(rng, _lit(rng, image))
+    return _grain(rng, image)
 
 
 def _object_like(rgb: np.ndarray) -> bool:
