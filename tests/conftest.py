@@ -20,6 +20,16 @@ from instapop.config import Config
 TEST_CONFIG = Config(n_views=2, epochs=8, n_repeats=1, seed=0)
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, installed by `make browser`
+# No background traffic: this machine's network is closed, and nothing may download.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +37,19 @@ def artifacts_dir() -> Path:
     """Where tests keep screenshots for a person to look at (gitignored)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium (Playwright driving Debian's binary; never a downloaded browser)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -19,10 +19,10 @@ class Features:
         number = {m: float(m.strip("iv")) for m in image_ids + video_ids}
         self.image_views = np.array(
             [[[100 * number[m] + k] * 4 for k in range(3)] for m in image_ids], np.float32
-        )
+        ).reshape(len(image_ids), 3, 4)
         self.video_frames = np.array(
             [[[100 * number[m] + t] * 4 for t in range(5)] for m in video_ids], np.float32
-        )
+        ).reshape(len(video_ids), 5, 4)
         self.video_thumbs = self.video_frames[:, 0] + 0.5
 
 
@@ -34,6 +34,7 @@ def media_table() -> pd.DataFrame:
             "post_id": ["p1", "p1", "p2", "p3", "p4", "p5", "p6", "p1"],
             "timestamp": pd.date_range("2021-01-01", periods=8, freq="D", tz="UTC"),
             "media_type": ["image"] * 5 + ["video"] * 3,
+            "is_carousel": [True, True, False, False, False, False, False, True],
             "por": [0.1, 0.1, 0.2, np.nan, 0.3, 0.05, 0.06, 0.1],
             "class_2": [0, 0, 1, -1, 1, 0, 1, 1],
             "class_3": [0, 0, 2, -1, 2, 0, 1, 2],

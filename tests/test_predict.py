@@ -14,19 +14,9 @@ from typer.testing import CliRunner
 from instapop.cli import app
 from instapop.errors import InstapopError
 from instapop.predict import Candidate, Limits, Predictor, sniff_media_type
-from instapop.synthetic import load_ground_truth
+from support import planted_media
 
 runner = CliRunner()
-
-
-def planted_media(profile, media_type: str, signal: str | None = None) -> list[Path]:
-    """Original (not reposted) media files of a synthetic profile, by type and planted signal."""
-    media = load_ground_truth(profile.ground_truth)["media"]
-    return sorted(
-        Path(profile.profile_dir) / item["path"]
-        for item in media.values()
-        if item["media_type"] == media_type and item["repost_of"] is None and signal in (None, item["signal"])
-    )
 
 
 @pytest.fixture(scope="module")

@@ -16,15 +16,6 @@ from instapop.report.figures import low_confidence_spans
 from instapop.report.html import table
 from instapop.report.run_files import flag_low_confidence, load_run
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECTIONS = (
     "summary",
     "popularity",
@@ -126,25 +117,17 @@ def test_report_reads_its_figures_from_the_run_folder(explained_run: Path) -> No
 
 
 @pytest.mark.browser
-def test_report_renders_in_chromium(explained_run: Path, artifacts_dir: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (make browser)")
-    from playwright.sync_api import sync_playwright
-
+def test_report_renders_in_chromium(explained_run: Path, artifacts_dir: Path, chromium) -> None:
     errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 1000})
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto((explained_run / "report.html").as_uri())
-        page.wait_for_load_state("load")
-        present = page.evaluate(
-            "ids => ids.filter(id => document.getElementById(id) !== null)", list(SECTIONS)
-        )
-        widths = page.evaluate("Array.from(document.images).map(img => img.complete ? img.naturalWidth : 0)")
-        page.screenshot(path=str(artifacts_dir / "report.png"), full_page=True)
-        browser.close()
+    page = chromium.new_page(viewport={"width": 1200, "height": 1000})
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((explained_run / "report.html").as_uri())
+    page.wait_for_load_state("load")
+    present = page.evaluate("ids => ids.filter(id => document.getElementById(id) !== null)", list(SECTIONS))
+    widths = page.evaluate("Array.from(document.images).map(img => img.complete ? img.naturalWidth : 0)")
+    page.screenshot(path=str(artifacts_dir / "report.png"), full_page=True)
+    page.close()
     assert present == list(SECTIONS)
     assert len(widths) >= 8 and min(widths) > 0, widths
     assert errors == []

@@ -128,7 +128,7 @@ def test_logreg_probe_is_an_exact_linear_layer(n_classes: int) -> None:
 
 def test_planted_signal_is_learned() -> None:
     """The real models and epochs; images carry a planted popularity direction."""
-    data = planted_dataset(500, 80, signal=5.0, seed=2, dim=256, n_views=3)
+    data = planted_dataset(600, 80, signal=6.0, seed=2, dim=256, n_views=3)
     config = Config(n_repeats=1, n_classes=(2,))
     results = evaluate(data, config, progress=False)
     image = row_of(results, "image", "image", 2)["accuracy"]["mean"]

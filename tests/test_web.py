@@ -23,17 +23,8 @@ from instapop.cli import app as cli
 from instapop.predict import Limits, Predictor
 from instapop.web import app as web_module
 from instapop.web import create_app
-from test_predict import planted_media
+from support import planted_media
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Small byte limits, so refusals need no big files; the pixel and video limits stay the defaults.
 LIMITS = Limits(max_files=6, max_file_bytes=2 * 2**20, max_request_bytes=6 * 2**20)
 
@@ -233,38 +224,32 @@ def test_fifty_concurrent_requests_all_succeed_with_the_same_answer(
 
 @pytest.mark.browser
 def test_the_page_ranks_uploads_as_cards_and_toggles_a_heatmap(
-    server: str, candidates: list[Path], artifacts_dir: Path
+    server: str, candidates: list[Path], artifacts_dir: Path, chromium
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (make browser)")
-    from playwright.sync_api import sync_playwright
-
     with httpx.Client(base_url=server, timeout=120) as http:
         api_order = ranking(http.post("/api/predict", files=upload(candidates)))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        problems: list[str] = []
-        page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        local = (server, "blob:", "data:")  # nothing may come from the network
-        page.on("request", lambda request: request.url.startswith(local) or problems.append(request.url))
-        page.goto(server)
-        page.wait_for_selector("#model-card .media-card")
-        page.set_input_files("#files", [str(path) for path in candidates])
-        page.wait_for_function("document.querySelectorAll('#results .card').length === 4", timeout=90_000)
-        cards = page.locator("#results .card")
-        assert cards.evaluate_all("cards => cards.map(c => c.dataset.name)") == api_order
-        assert cards.evaluate_all("cards => cards.map(c => c.dataset.rank)") == ["1", "2", "3", "4"]
-        assert page.locator("#results .card .bar span").count() == 4 * len(page.evaluate("state.classNames"))
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+    problems: list[str] = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    local = (server, "blob:", "data:")  # nothing may come from the network
+    page.on("request", lambda request: request.url.startswith(local) or problems.append(request.url))
+    page.goto(server)
+    page.wait_for_selector("#model-card .media-card")
+    page.set_input_files("#files", [str(path) for path in candidates])
+    page.wait_for_function("document.querySelectorAll('#results .card').length === 4", timeout=90_000)
+    cards = page.locator("#results .card")
+    assert cards.evaluate_all("cards => cards.map(c => c.dataset.name)") == api_order
+    assert cards.evaluate_all("cards => cards.map(c => c.dataset.rank)") == ["1", "2", "3", "4"]
+    assert page.locator("#results .card .bar span").count() == 4 * len(page.evaluate("state.classNames"))
 
-        image_card = cards.filter(has=page.locator("img")).first
-        image_card.locator(".heatmap-toggle").click()
-        heatmap = image_card.locator("img.heatmap")
-        heatmap.wait_for()
-        assert heatmap.get_attribute("src").startswith("data:image/png;base64,")
-        assert heatmap.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
-        assert image_card.locator(".heatmap-toggle").get_attribute("aria-pressed") == "true"
-        page.screenshot(path=str(artifacts_dir / "web.png"), full_page=True)
-        browser.close()
+    image_card = cards.filter(has=page.locator("img")).first
+    image_card.locator(".heatmap-toggle").click()
+    heatmap = image_card.locator("img.heatmap")
+    heatmap.wait_for()
+    assert heatmap.get_attribute("src").startswith("data:image/png;base64,")
+    assert heatmap.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
+    assert image_card.locator(".heatmap-toggle").get_attribute("aria-pressed") == "true"
+    page.screenshot(path=str(artifacts_dir / "web.png"), full_page=True)
+    page.close()
     assert not problems, problems

@@ -25,6 +25,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+ProfileArg = Annotated[
+    Path, typer.Argument(help="Instaloader profile folder, or a folder with manifest.csv.")
+]
 FollowersOpt = Annotated[
     list[Path] | None,
     typer.Option(
@@ -73,9 +76,7 @@ def synth(
 
 @app.command()
 def ingest(
-    profile_dir: Annotated[
-        Path, typer.Argument(help="Instaloader profile folder, or a folder with manifest.csv.")
-    ],
+    profile_dir: ProfileArg,
     followers: FollowersOpt = None,
     followers_date: Annotated[
         str | None, typer.Option(help="Date of the follower count in a profile JSON (default: its mtime).")
@@ -114,9 +115,7 @@ def ingest(
 
 @app.command()
 def embed(
-    profile_dir: Annotated[
-        Path, typer.Argument(help="Instaloader profile folder, or one with manifest.csv.")
-    ],
+    profile_dir: ProfileArg,
     out: Annotated[Path, typer.Option(help="Run folder: its media.csv is used if present.")] = Path(
         "instapop-out"
     ),
@@ -188,9 +187,7 @@ def embed(
 
 @app.command()
 def run(
-    profile_dir: Annotated[
-        Path, typer.Argument(help="Instaloader profile folder, or a folder with manifest.csv.")
-    ],
+    profile_dir: ProfileArg,
     followers: FollowersOpt = None,
     out: Annotated[Path, typer.Option(help="Run folder for every stage's outputs.")] = Path("instapop-out"),
     cache: CacheOpt = None,

@@ -12,11 +12,15 @@ Popularity model
 ----------------
 PoR = base(t) x signal x media type x repost x noise, and likes + comments = PoR x true
 followers at posting time (comments are 1-5 % of the total). base(t) falls as the
-audience grows. The signal: every media item shows one large object, 30-55 % of the
-shorter side, at a random place over a varied background (gradient, blobs, stripes or
-checks, clutter shapes, grain): a daisy-like flower ("popular", PoR x
-``synth_signal_factor``) or an orange ball with seams ("unpopular", PoR /
-``synth_signal_factor``). All items of a post show the same kind of object. Posts with
+audience grows. The signal: every media item shows one large object, 32-55 % of the
+shorter side, at a random place over a varied scene: a daisy-like flower ("popular", PoR x
+``synth_signal_factor``; petal colour, count, width and tilt vary) or a warm-coloured ball
+with basketball seams ("unpopular", PoR / ``synth_signal_factor``; colour, seams and light
+vary). Scenes are as varied as a real feed, so that unrelated posts are not as close as
+reposts: one of eight background families (photo-like texture, gradient, stripes, checks,
+tabletop, bokeh, bricks, landscape), in 30 % of scenes a collage of two, with neutral props
+(bottles, boxes, mugs, books, shoes, text-like strokes) in varied colours, sizes and
+places, and grain. All items of a post show the same kind of object. Posts with
 any video get PoR x ``synth_video_factor`` (about 45 % lower, paper Fig. 1b); reposts get
 PoR x ``synth_repost_factor``. With ``signal=False`` the objects are still drawn but PoR
 ignores them. Post mix: 60 % single image, 20 % single video, 20 % carousels of 2-5
@@ -84,9 +88,10 @@ in the thumbnail's), ``path`` and ``thumbnail`` (relative to ``profile/``), ``wi
 ``media_ids``, ``is_carousel``, ``has_video``, ``signal``, ``likes``, ``comments``,
 ``followers`` (true), ``por`` (true), ``repost_of``, ``in_wrong_stretch``.
 ``duplicate_pairs`` [[original media_id, repost media_id]]: about 5 % of posts are reposts,
-21 days or more after the original (3-8 % of the area cropped, resized back, colour-jittered,
-sometimes softened, re-encoded at JPEG quality 78-86 instead of 90; a video repost re-encodes
-the same frames, same duration and fps, harder), cycling single -> single, carousel item ->
+21 days or more after the original, as hard as real reposts and no harder (2-6 % of the area
+cropped, resized back, brightness, contrast, saturation and white balance shifted by a few
+per cent, re-encoded at JPEG quality 78-86 instead of 90; a video repost re-encodes the
+same frames, same duration and fps, harder), cycling single -> single, carousel item ->
 single, single -> carousel item, video -> video. ``same_shoot_pairs``: consecutive single
 images 1-7 days apart with the same background, shot 15-30 % closer, and the same kind of
 object, redrawn and moved; not duplicates. ``wrong_followers {start, end, factor}``:

@@ -8,12 +8,15 @@ frame.
 
 Everything else varies as much as a brand's real feed does, because near-duplicate
 detection reads distances *relative* to how far apart ordinary pictures are: a feed of
-look-alike pictures would put unrelated posts as close as reposts. A scene is one of
-several families (photo-like texture, gradient, stripes, checks, a tabletop) in any hue,
-with neutral props (bottles, boxes, mugs, books, shoes, lines of text) in varied colours,
-sizes and places; the flower varies in petal colour, count, width and tilt, the ball in
-colour, seams and light. Scene colours are never pale-warm or orange, so nothing in the
-scene looks like either object.
+look-alike pictures would put unrelated posts as close as reposts. A scene is one of eight
+background families (photo-like texture, gradient, stripes, checks, tabletop, bokeh,
+bricks, landscape) in any hue, with neutral props (bottles, boxes, mugs, books, shoes,
+lines of text) in varied colours, sizes and places; ``BUSY_SHARE`` of scenes are collages
+of two families with many props, the odd posts of a feed. The flower varies in petal
+colour, count, width, rings and tilt, the ball in colour, seams and light. Families and
+object colours are drawn with Zipf-like odds: a feed has its usual looks and rare ones.
+Scene colours are never pale-warm or orange, so nothing in the scene looks like either
+object.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter
 
 OBJECT_SCALE = (0.32, 0.55)  # object diameter as a fraction of the image's shorter side
+BUSY_SHARE = 0.3  # scenes that are collages of two backgrounds with many props: the odd posts of a feed
 
 # Pale petal colours (every one has R > 200 and G > 150) and warm ball colours (R well above G above B).
 _PETAL_COLOURS = (
@@ -51,17 +55,39 @@ _BALL_COLOURS = (
 _SEAM_COLOURS = ((40, 22, 12), (24, 20, 20), (62, 34, 20))
 
 
+def _favourite(rng: np.random.Generator, n: int) -> int:
+    """An index in 0..n-1 with Zipf-like odds (1, 1/2, 1/3, ...): a feed has its usual looks and rare ones."""
+    odds = 1.0 / np.arange(1, n + 1)
+    return int(rng.choice(n, p=odds / odds.sum()))
+
+
 def render_background(size: tuple[int, int], scene_seed: int) -> Image.Image:
-    """A scene drawn from ``scene_seed``: one background family, neutral props, grain.
+    """A scene drawn from ``scene_seed``: a background family (a collage of two in busy scenes), props, grain.
 
     Smooth fields are computed at reduced scale and upsampled, props are drawn with PIL,
     so a 1080 px background costs milliseconds.
     """
     rng = np.random.default_rng([scene_seed, 1])
-    family = _FAMILIES[int(rng.integers(len(_FAMILIES)))]
-    image = family(rng, size)
-    _props(rng, image)
+    image = _FAMILIES[_favourite(rng, len(_FAMILIES))](rng, size)
+    busy = rng.random() < BUSY_SHARE
+    if busy:  # a second scene over half the picture: a collage, a shop window, a market stall
+        other = _FAMILIES[int(rng.integers(len(_FAMILIES)))](rng, size)
+        half = _half_box(rng, size)
+        image.paste(other.crop(half), half[:2])
+    _props(rng, image, (10, 22) if busy else (3, 11))
     return _grain(rng, image)
+
+
+def _half_box(rng: np.random.Generator, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The left, right, top or bottom 35-65 % of a picture."""
+    w, h = size
+    cut = rng.uniform(0.35, 0.65)
+    return (
+        (0, 0, int(cut * w), h),
+        (int(cut * w), 0, w, h),
+        (0, 0, w, int(cut * h)),
+        (0, int(cut * h), w, h),
+    )[int(rng.integers(4))]
 
 
 def _object_like(rgb: np.ndarray) -> bool:
@@ -245,22 +271,6 @@ _FAMILIES: tuple[Callable[[np.random.Generator, tuple[int, int]], Image.Image], 
 )
 
 
-def _lit(rng: np.random.Generator, image: Image.Image) -> Image.Image:
-    """Uneven light, as in a photo: brighter towards a random spot, darker towards the edges."""
-    w, h = image.size
-    small = _small((w, h), 16)
-    spot = rng.uniform(0, 1, 2)
-    yy, xx = np.mgrid[0 : small[1], 0 : small[0]]
-    falloff = np.hypot(xx / small[0] - spot[0], yy / small[1] - spot[1])
-    gain = 1.0 + rng.uniform(-0.05, 0.15) - rng.uniform(0.0, 0.45) * falloff
-    light = Image.fromarray(np.clip(gain * 200, 0, 255).astype(np.uint8)).resize(
-        (w, h), Image.Resampling.BILINEAR
-    )
-    return ImageChops.multiply(image, Image.merge("RGB", (light,) * 3)).point(
-        lambda v: min(255, v * 255 // 200)
-    )
-
-
 def _grain(rng: np.random.Generator, image: Image.Image) -> Image.Image:
     """Sensor-like grain: a random 128 px tile of small noise repeated over the image."""
     w, h = image.size
@@ -323,13 +333,13 @@ _PROPS: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
 }
 
 
-def _props(rng: np.random.Generator, image: Image.Image) -> None:
-    """Scatter 3-10 neutral props and a few lines of text-like strokes, each in its own colour."""
+def _props(rng: np.random.Generator, image: Image.Image, count: tuple[int, int]) -> None:
+    """Scatter ``count`` (low, high exclusive) neutral props and text-like strokes, each in its own colour."""
     draw = ImageDraw.Draw(image)
     w, h = image.size
     side = min(w, h)
     names = list(_PROPS)
-    for _ in range(int(rng.integers(3, 11))):
+    for _ in range(int(rng.integers(*count))):
         if rng.random() < 0.2:
             _text_strokes(rng, draw, (w, h))
             continue
@@ -380,7 +390,7 @@ def _daisy(d: int, rng: np.random.Generator) -> Image.Image:
     sprite = Image.new("RGBA", (d, d), (0, 0, 0, 0))
     draw = ImageDraw.Draw(sprite)
     c = d / 2
-    base = np.array(_PETAL_COLOURS[int(rng.integers(len(_PETAL_COLOURS)))])
+    base = np.array(_PETAL_COLOURS[_favourite(rng, len(_PETAL_COLOURS))])
     disc = rng.uniform(0.13, 0.19) * d
     rings = [(int(rng.integers(10, 33)), 1.0)]
     if rng.random() < 0.35:  # a double flower: an inner ring of shorter petals between the outer ones
@@ -395,7 +405,7 @@ def _daisy(d: int, rng: np.random.Generator) -> Image.Image:
             mid = r_in + length / 2
             petal = _ellipse_points(c + np.cos(a) * mid, c + np.sin(a) * mid, length / 2, half_width, a)
             shade = np.clip(base + rng.normal(0, 6, 3) - 8 * ring, 0, 255).astype(int)
-            draw.polygon(petal, fill=(*shade, 255), outline=(*(shade * 0.8).astype(int), 255))
+            draw.polygon(petal, fill=(*shade, 255), outline=(*(shade * 0.88).astype(int), 255))
     _disc(draw, c, disc, d, rng)
     return _tilted(sprite, rng)
 
@@ -438,7 +448,7 @@ def _ellipse_points(
 
 def _ball(d: int, rng: np.random.Generator) -> Image.Image:
     """A warm-coloured, shaded ball with the dark seams of a basketball, lit from a random side."""
-    base = np.array(_BALL_COLOURS[int(rng.integers(len(_BALL_COLOURS)))], dtype=np.float32)
+    base = np.array(_BALL_COLOURS[_favourite(rng, len(_BALL_COLOURS))], dtype=np.float32)
     base = np.clip(base * rng.uniform(0.92, 1.05), 0, 255)
     yy, xx = (np.mgrid[0:d, 0:d].astype(np.float32) + 0.5) / d * 2 - 1  # -1..1 across the sprite
     inside = xx**2 + yy**2 <= 1.0
