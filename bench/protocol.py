@@ -94,7 +94,7 @@ def cold(args: argparse.Namespace, config: Config) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["warm", "cold"])
+    parser.add_argument("mode", nargs="?", default="warm", choices=["warm", "cold"])
     parser.add_argument("--run", type=Path, help="warm: a run folder with media.csv and features/")
     parser.add_argument("--posts", type=int, default=1350, help="cold: posts of the generated profile")
     parser.add_argument(
