@@ -91,13 +91,22 @@ class FeatureCache:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         blob = save({_TENSOR: np.ascontiguousarray(vectors, dtype=np.float32)}, metadata=metadata)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            tmp.write_bytes(blob)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomically(path, blob)
 
     def __len__(self) -> int:
         """Number of entries (walks the shards; for tests and reports, not hot paths)."""
         return sum(1 for _ in (self.root / "features").glob("*/*.safetensors"))
+
+
+def write_atomically(path: Path, blob: bytes) -> None:
+    """Write ``blob`` to ``path`` through a uniquely named temporary file and a rename.
+
+    A reader (or a run killed half-way) sees the old file or the new one, never a
+    partial one, and two writers never share a temporary file.
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,7 +32,7 @@ from tqdm import tqdm
 from instapop.config import Config
 from instapop.embed.augment import augment_views
 from instapop.embed.backbone import Encoder, load_encoder
-from instapop.embed.cache import FeatureCache, cache_key, file_digest
+from instapop.embed.cache import FeatureCache, cache_key, file_digest, write_atomically
 from instapop.errors import InstapopError
 from instapop.media import MediaError, load_image, sample_video
 from instapop.runtime import resolve_threads
@@ -89,7 +87,7 @@ class FeatureSet:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         arrays = {name: np.ascontiguousarray(getattr(self, name), dtype=np.float32) for name in _ARRAYS}
-        _write_atomically(folder / "features.safetensors", save(arrays))
+        write_atomically(folder / "features.safetensors", save(arrays))
         meta = {
             "backbone": self.backbone,
             "image_ids": list(self.image_ids),
@@ -98,7 +96,7 @@ class FeatureSet:
             "failed": self.failed[FAILED_COLUMNS].to_dict(orient="records"),
             "stats": self.stats,
         }
-        _write_atomically(folder / "features.json", json.dumps(meta, indent=2).encode())
+        write_atomically(folder / "features.json", json.dumps(meta, indent=2).encode())
 
     @classmethod
     def load(cls, folder: Path) -> FeatureSet:
@@ -128,15 +126,6 @@ class FeatureSet:
             failed=pd.DataFrame(meta["failed"], columns=FAILED_COLUMNS),
             stats=meta.get("stats", {}),
         )
-
-
-def _write_atomically(path: Path, blob: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(blob)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- per-item work
