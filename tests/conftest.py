@@ -48,6 +48,14 @@ def chromium():
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def planted_small():
+    """120 images + 60 videos of Gaussian features with a planted class direction (no media)."""
+    from instapop.datasets import planted_dataset
+
+    return planted_dataset(120, 60, signal=3.0, seed=0, dim=32, n_views=2)
+
+
 @pytest.fixture(scope="session")
 def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One content-addressed feature cache for the whole session."""

@@ -23,8 +23,8 @@ CONFIG = Config(epochs=3, n_repeats=1, n_classes=(2, 3))
 
 
 @pytest.fixture(scope="module")
-def data():
-    return planted_dataset(120, 60, signal=3.0, seed=0, dim=32, n_views=2)
+def data(planted_small):
+    return planted_small
 
 
 @pytest.fixture(scope="module")

@@ -29,13 +29,8 @@ FAST = Config(epochs=2, n_repeats=2, n_classes=(2, 3))
 
 
 @pytest.fixture(scope="module")
-def small():
-    return planted_dataset(120, 60, signal=3.0, seed=0, dim=32, n_views=2)
-
-
-@pytest.fixture(scope="module")
-def small_results(small):
-    return evaluate(small, FAST, progress=False)
+def small_results(planted_small):
+    return evaluate(planted_small, FAST, progress=False)
 
 
 def test_grouped_folds_never_split_a_post() -> None:
@@ -55,8 +50,8 @@ def test_grouped_folds_never_split_a_post() -> None:
             assert set(items.labels[3][grouped[r] == fold]) == {0, 1, 2}
 
 
-def test_evaluate_folds_never_split_a_post(small, small_results) -> None:
-    for media, items in (("image", small.images), ("video", small.videos)):
+def test_evaluate_folds_never_split_a_post(planted_small, small_results) -> None:
+    for media, items in (("image", planted_small.images), ("video", planted_small.videos)):
         for folds in small_results["folds"][media].values():
             for repeat in np.asarray(folds):
                 for group in set(items.groups):
@@ -99,10 +94,10 @@ def test_table_has_every_approach_and_metric(small_results, tmp_path) -> None:
     assert table == cv_markdown(small_results) and "| video | image_to_video | 3 |" in table
 
 
-def test_same_seed_is_byte_identical_and_another_seed_changes_folds(small, small_results) -> None:
-    again = evaluate(small, FAST, progress=False)
+def test_same_seed_is_byte_identical_and_another_seed_changes_folds(planted_small, small_results) -> None:
+    again = evaluate(planted_small, FAST, progress=False)
     assert cv_json(again) == cv_json(small_results)
-    other = evaluate(small, dataclasses.replace(FAST, seed=1), progress=False)
+    other = evaluate(planted_small, dataclasses.replace(FAST, seed=1), progress=False)
     for media in ("image", "video"):
         assert other["folds"][media]["2"] != small_results["folds"][media]["2"]
 
