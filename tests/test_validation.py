@@ -25,7 +25,7 @@ from instapop.validation import (
     write_cv_results,
 )
 
-FAST = Config(epochs=2, n_repeats=2, n_classes=(2, 3))
+FAST = Config(epochs=2, n_repeats=2, n_classes=(2, 3), train_workers=3)  # rows train in threads
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +94,15 @@ def test_table_has_every_approach_and_metric(small_results, tmp_path) -> None:
     assert table == cv_markdown(small_results) and "| video | image_to_video | 3 |" in table
 
 
-def test_same_seed_is_byte_identical_and_another_seed_changes_folds(planted_small, small_results) -> None:
+def test_same_seed_is_byte_identical_whatever_the_workers_and_another_seed_changes_folds(
+    planted_small, small_results
+) -> None:
     again = evaluate(planted_small, FAST, progress=False)
     assert cv_json(again) == cv_json(small_results)
+    one_by_one = evaluate(planted_small, dataclasses.replace(FAST, train_workers=1), progress=False)
+    assert one_by_one["config"]["train_workers"] == 1
+    one_by_one["config"]["train_workers"] = FAST.train_workers  # the only difference allowed
+    assert cv_json(one_by_one) == cv_json(small_results)
     other = evaluate(planted_small, dataclasses.replace(FAST, seed=1), progress=False)
     for media in ("image", "video"):
         assert other["folds"][media]["2"] != small_results["folds"][media]["2"]

@@ -73,6 +73,8 @@ class Config:
     epoch_callback: str = "inner"  # best epoch picked on: "inner" = a held-out slice of the training folds
     # (honest), "fold" = the scored fold itself, as the paper's callback (optimistic by a few points)
     train_threads: int = 1  # torch threads while training: tiny models gain nothing from more; 0 = all cores
+    train_workers: int = 0  # cross-validation rows trained at once, in threads; 0 = one per core.
+    # Results do not depend on it (each training has its own generator).
 
     # --- explain and report (issue 5) ---
     gradcam_per_class: int = 3  # Grad-CAM images per class: the most confident correct ones (Fig. 9)

@@ -33,7 +33,7 @@ from instapop.config import Config
 from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
 from instapop.errors import InstapopError
 from instapop.labels import rolling_windows
-from instapop.models import ImageHead, Input, MaxOverTime, VideoGRU, fit, training_threads
+from instapop.models import ImageHead, Input, MaxOverTime, VideoGRU, fit, seeded_init, training_threads
 from instapop.validation import DatasetTensors, derived_seed, logreg_linear, row_of
 
 log = logging.getLogger(__name__)
@@ -125,8 +125,9 @@ def train_image_model(
     if approach == "logreg":
         weight, bias = logreg_linear(t.clean.numpy(), t.image_labels.numpy(), n_classes, config)
         return _linear_head(weight, bias, config)
-    torch.manual_seed(seed := derived_seed(config, n_classes, "final", approach))
-    model = ImageHead(t.views.shape[-1], n_classes, config.dropout)
+    seed = derived_seed(config, n_classes, "final", approach)
+    with seeded_init(seed):
+        model = ImageHead(t.views.shape[-1], n_classes, config.dropout)
     fit(model, (Input(t.views, t.image_labels, _all(len(t.views)), views=True),), config, seed, epochs=epochs)
     return model
 
@@ -141,11 +142,12 @@ def train_video_model(
     if approach == "logreg":
         weight, bias = logreg_linear(t.pooled.numpy(), t.video_labels.numpy(), n_classes, config)
         return MaxOverTime(_linear_head(weight, bias, config))
-    torch.manual_seed(seed := derived_seed(config, n_classes, "final", approach))
+    seed = derived_seed(config, n_classes, "final", approach)
     videos = Input(t.frames, t.video_labels, _all(len(t.frames)))
     images = Input(t.views, t.image_labels, _all(len(t.views)), views=True)
     if approach == "video_to_image":
-        model = ImageHead(t.frames.shape[-1], n_classes, config.dropout)
+        with seeded_init(seed):
+            model = ImageHead(t.frames.shape[-1], n_classes, config.dropout)
         mixed = t.mixed_views()
         fit(
             model,
@@ -155,7 +157,8 @@ def train_video_model(
             epochs=epochs,
         )
         return MaxOverTime(model)
-    model = _video_gru(t.frames.shape[-1], n_classes, config)
+    with seeded_init(seed):
+        model = _video_gru(t.frames.shape[-1], n_classes, config)
     fit(model, (videos, images) if approach == "image_to_video" else (videos,), config, seed, epochs=epochs)
     return model
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from instapop.models.dense import ImageHead, MaxOverTime
 from instapop.models.fit import FitResult, Input, fit, predict_proba, training_threads
 from instapop.models.gru import VideoGRU
+from instapop.models.layers import seeded_init
 
 __all__ = [
     "FitResult",
@@ -22,5 +23,6 @@ __all__ = [
     "VideoGRU",
     "fit",
     "predict_proba",
+    "seeded_init",
     "training_threads",
 ]

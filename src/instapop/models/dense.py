@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from instapop.models.layers import StackedLinear, add_member_axis, sequence_dropout
+from instapop.models.layers import SequenceDropout, StackedLinear, add_member_axis
 
 
 class ImageHead(nn.Module):
@@ -35,13 +35,13 @@ class ImageHead(nn.Module):
 
     def __init__(self, dim: int, n_classes: int, dropout: float = 0.2, members: int = 1) -> None:
         super().__init__()
-        self.dropout = dropout
+        self.dropout = SequenceDropout(dropout)
         self.linear = StackedLinear(members, dim, n_classes)
 
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
         # (E, n, D) -> (E, n, N); or (n, D) -> (n, N) for a single model
         x, added = add_member_axis(embeddings, self.linear.weight.shape[0], item_dims=2)
-        logits = self.linear(sequence_dropout(x, self.dropout, self.training))
+        logits = self.linear(self.dropout(x))
         return logits[0] if added else logits
 
 

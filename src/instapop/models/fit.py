@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from instapop.config import Config
+from instapop.models.layers import SequenceDropout
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,13 @@ def training_threads(threads: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def use_generator_for_dropout(model: nn.Module, generator: torch.Generator) -> None:
+    """Draw every dropout mask of ``model`` from ``generator`` rather than the global RNG."""
+    for module in model.modules():
+        if isinstance(module, SequenceDropout):
+            module.generator = generator
 
 
 def pad_rows(rows: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,7 +218,8 @@ def fit(
     config : Config
         ``lr``, ``epochs`` and ``batch_size`` are used.
     seed : int
-        Seeds dropout, shuffling and the choice of augmented views.
+        Seeds dropout, shuffling and the choice of augmented views: one generator of the run's
+        own, so trainings in parallel threads stay reproducible.
     val : Input, optional
         Clean validation data with E row lists (views, if any, use view 0).
     epochs : int, optional
@@ -221,8 +230,8 @@ def fit(
     list of FitResult
         One per member.
     """
-    torch.manual_seed(seed)  # dropout masks
     generator = torch.Generator().manual_seed(seed)
+    use_generator_for_dropout(model, generator)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     members = len(train[0].rows)
     results = [FitResult(best_epoch=0) for _ in range(members)]

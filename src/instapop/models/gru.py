@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from instapop.models.layers import StackedLinear, add_member_axis, sequence_dropout
+from instapop.models.layers import SequenceDropout, StackedLinear, add_member_axis
 
 
 class GRULayer(nn.Module):
@@ -37,25 +37,29 @@ class GRULayer(nn.Module):
     def __init__(self, input_dim: int, units: int, dropout: float, members: int = 1) -> None:
         super().__init__()
         self.units = units
-        self.dropout = dropout
+        self.dropout = SequenceDropout(dropout)
         self.input_proj = StackedLinear(members, input_dim, 3 * units)
         self.hidden_proj = StackedLinear(members, units, 3 * units)
 
     def input_gates(self, x: torch.Tensor) -> torch.Tensor:
         """Dropout + input projection: (E, n, T, D) -> (E, n, T, 3H), or static (E, n, D) -> (E, n, 3H)."""
-        return self.input_proj(sequence_dropout(x, self.dropout, self.training))
+        return self.input_proj(self.dropout(x))
 
     def recur(self, gates: torch.Tensor) -> torch.Tensor:
         """Run the recurrence on input gates (E, n, T, 3H); returns hidden states (E, n, T, H)."""
         units = self.units
+        weight, bias = self.hidden_proj.weight, self.hidden_proj.bias[:, None, :]
+        # The loop is bound by per-operation overhead, forward and backward, so it is written with
+        # as few operations as possible: split and unbind once (one backward op each, where
+        # per-step slices cost one each), and r and z share one sigmoid.
+        gx_rz, gx_n = (part.unbind(2) for part in gates.split([2 * units, units], dim=-1))
         h = gates.new_zeros(*gates.shape[:2], units)
         states = []
         for t in range(gates.shape[2]):
-            gx, gh = gates[:, :, t], self.hidden_proj(h)
-            # r and z in one sigmoid: few, larger ops (the loop is bound by per-op overhead)
-            rz = torch.sigmoid(gx[..., : 2 * units] + gh[..., : 2 * units])
-            n = torch.tanh(torch.addcmul(gx[..., 2 * units :], rz[..., :units], gh[..., 2 * units :]))
-            h = torch.lerp(n, h, rz[..., units:])  # (1 - z) n + z h
+            gh_rz, gh_n = torch.baddbmm(bias, h, weight).split([2 * units, units], dim=-1)
+            r, z = torch.sigmoid(gx_rz[t] + gh_rz).chunk(2, dim=-1)
+            n = torch.tanh(torch.addcmul(gx_n[t], r, gh_n))
+            h = torch.lerp(n, h, z)  # (1 - z) n + z h
             states.append(h)
         return torch.stack(states, dim=2)
 
@@ -103,7 +107,7 @@ class VideoGRU(nn.Module):
     ) -> None:
         super().__init__()
         self.members = members
-        self.dropout = dropout
+        self.dropout = SequenceDropout(dropout)
         self.gru1 = GRULayer(dim, units[0], dropout, members)
         self.gru2 = GRULayer(units[0], units[1], dropout, members)
         self.dense = StackedLinear(members, units[1], dense_units)
@@ -141,6 +145,6 @@ class VideoGRU(nn.Module):
             gates.append(self.gru1.input_gates(static)[:, :, None, :].expand(-1, -1, n_steps, -1))
         h1 = self.gru1.recur(torch.cat(gates, dim=1))  # (E, n, T, H1)
         h2 = self.gru2(h1)[:, :, -1]  # last state (E, n, H2)
-        hidden = torch.relu(self.dense(sequence_dropout(h2, self.dropout, self.training)))
+        hidden = torch.relu(self.dense(self.dropout(h2)))
         logits = self.head(hidden)
         return logits[0] if added else logits

@@ -10,9 +10,27 @@ A saved model is simply one member (E = 1).
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
+
+_INIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Seed torch's global RNG for building a model, holding a lock while it draws its weights.
+
+    Layers draw their initial weights from the global RNG. Cross-validation trains several
+    models in threads (``Config.train_workers``), so seeding and drawing must not interleave
+    with another thread's; training itself draws only from its own generator (see ``fit``).
+    """
+    with _INIT_LOCK:
+        torch.manual_seed(seed)
+        yield
 
 
 class StackedLinear(nn.Module):
@@ -39,17 +57,40 @@ class StackedLinear(nn.Module):
         return out.reshape(*x.shape[:-1], out.shape[-1])
 
 
-def sequence_dropout(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
+def sequence_dropout(
+    x: torch.Tensor, rate: float, training: bool, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Inverted dropout with one mask per item, shared by all its time steps.
 
     ``x`` is (E, n, D) or (E, n, T, D); the mask is (E, n, D). For (E, n, D) this is ordinary
-    dropout.
+    dropout. The mask is drawn from ``generator`` (torch's global RNG when None).
     """
     if not training or rate == 0.0:
         return x
-    keep = torch.rand(x.shape[0], x.shape[1], x.shape[-1], dtype=x.dtype) >= rate
-    mask = keep.to(x.dtype) / (1.0 - rate)
+    noise = torch.rand(x.shape[0], x.shape[1], x.shape[-1], dtype=x.dtype, generator=generator)
+    mask = noise.ge_(rate).mul_(1.0 / (1.0 - rate))  # in place: 1.0 where kept, then scaled
     return x * (mask if x.dim() == 3 else mask[:, :, None, :])
+
+
+class SequenceDropout(nn.Module):
+    """:func:`sequence_dropout` as a module; ``fit`` points its ``generator`` at the run's own.
+
+    Parameters
+    ----------
+    rate : float
+        Share of units dropped while training.
+    """
+
+    def __init__(self, rate: float) -> None:
+        super().__init__()
+        self.rate = rate
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sequence_dropout(x, self.rate, self.training, self.generator)
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}"
 
 
 def add_member_axis(x: torch.Tensor, members: int, item_dims: int) -> tuple[torch.Tensor, bool]:
