@@ -214,16 +214,15 @@ def box_at_input_scale(item: dict, size: int) -> tuple[float, float, float, floa
     return x0 * sx, y0 * sy, x1 * sx, y1 * sy
 
 
-def test_image_gradcam_looks_at_the_planted_object(explained_run: Path, truth: dict, backbone) -> None:
-    """Grad-CAM's hottest cell is on the planted object for >= 70 % of the signal images the model gets right.
+def test_image_gradcam_looks_at_the_planted_object(make_run, make_profile, backbone) -> None:
+    """Grad-CAM's hottest cell is inside the planted box for >= 70 % of the signal images predicted right.
 
     Signal images: those whose class is the one their object plants (popular object -> top
-    class, unpopular -> bottom), predicted right. A cell is a 32 x 32 footprint centred on its
-    receptive-field centre (``cell_centres``); it counts as on the object when that footprint
-    touches the object's box, because 32 px is the map's resolution: most misses of the stricter
-    "centre inside the box" rule are centres 3-16 px outside the box edge. Measured on this
-    profile: 95 % touch (chance, a random cell: 25 %); 67-78 % have the centre inside (chance
-    12 %), which is also checked, at >= 50 %, so a misaligned map would still fail.
+    class, unpopular -> bottom), predicted right by the saved image model. The cell's point is
+    where ``cell_centres`` puts it. The profile is the 200-post one the validation test already
+    embeds (one view, one frame: Grad-CAM reads the image itself). Measured: 116/134 = 87 %
+    here; 74 % on the 60-post profile of the other tests; a random cell lands inside the box
+    for about 15 %.
     """
     from instapop.dedup import load_dedup, removed_ids
     from instapop.embed.extract import FeatureSet
@@ -231,17 +230,18 @@ def test_image_gradcam_looks_at_the_planted_object(explained_run: Path, truth: d
     from instapop.media import load_image
     from instapop.training import load_model
 
-    model = load_model(explained_run / "model")
+    run_dir = make_run(n_posts=200, seed=7, upto="train", n_views=1, n_frames=1)
+    truth = json.loads(make_profile(n_posts=200, seed=7).ground_truth.read_text())["media"]
+    model = load_model(run_dir / "model")
     head = model.image_head().eval()
     n = model.n_classes
-    features = FeatureSet.load(explained_run / "features")
-    media = load_media(explained_run).set_index("media_id")
-    removed = removed_ids(load_dedup(explained_run))
+    features = FeatureSet.load(run_dir / "features")
+    media = load_media(run_dir).set_index("media_id")
+    removed = removed_ids(load_dedup(run_dir))
     with torch.no_grad():
         probs = torch.softmax(head(torch.as_tensor(features.image_views[:, 0])), dim=1).numpy()
     centres = cell_centres(7, 224)
-    half_cell = 224 / 7 / 2
-    touching = inside = checked = 0
+    inside = checked = 0
     for row, media_id in enumerate(features.image_ids):
         planted = n - 1 if truth[media_id]["signal"] == "popular" else 0
         if (
@@ -252,15 +252,11 @@ def test_image_gradcam_looks_at_the_planted_object(explained_run: Path, truth: d
             continue
         cam = gradcam(backbone, head, load_image(Path(media.loc[media_id, "path"])), target=planted)
         r, c = cam.hottest_cell()
-        x, y = centres[c], centres[r]
         x0, y0, x1, y1 = box_at_input_scale(truth[media_id], 224)
-        touching += x0 - half_cell < x < x1 + half_cell and y0 - half_cell < y < y1 + half_cell
-        inside += x0 <= x <= x1 and y0 <= y <= y1
+        inside += x0 <= centres[c] <= x1 and y0 <= centres[r] <= y1
         checked += 1
-    assert checked >= 10, f"only {checked} correctly classified signal images"
-    summary = f"of {checked}: {touching} touch the box, {inside} have the centre inside"
-    assert touching / checked >= 0.7, summary
-    assert inside / checked >= 0.5, summary
+    assert checked >= 50, f"only {checked} correctly classified signal images"
+    assert inside / checked >= 0.7, f"{inside} of {checked} hottest cells inside the box"
 
 
 def test_region_finder_finds_the_planted_popular_object(explained_run: Path, truth: dict) -> None:

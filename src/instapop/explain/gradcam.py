@@ -20,7 +20,6 @@ import torch
 from instapop.embed.backbone import Lite0, to_input
 
 FEATURE_STRIDE = 32  # input pixels per feature-map cell (224 / 7)
-FEATURE_OFFSET = 31  # centre of cell 0 on the input: sum of 2^k, k < 5 (see cell_centres)
 
 
 @dataclass(frozen=True)
@@ -76,15 +75,20 @@ def gradcam(backbone: Lite0, head: torch.nn.Module, image: np.ndarray, target: i
 
 
 def cell_centres(n_cells: int, length: float) -> np.ndarray:
-    """Where, along an axis of ``length`` pixels, each feature-map cell is centred (continuous coords).
+    """Where, along an axis of ``length`` pixels, each feature-map cell's evidence lies (continuous coords).
 
-    Lite0 has five stride-2 convolutions with TensorFlow "same" padding, which pads
-    the bottom/right more than the top/left, so each halving maps index c to 2c + 1:
-    cell i of the 7x7 map is centred on input pixel 32 i + 31, half a cell down and
-    right of the naive (i + 0.5) * 32. Scaled to ``length`` for images of other sizes.
+    Cell i is placed at (i + 0.5) * 32 on the 224-pixel input, the alignment every CAM resize
+    uses, scaled to ``length`` for images of other sizes. Geometry alone says otherwise: Lite0's
+    five stride-2 convolutions use TensorFlow "same" padding, which pads the bottom/right more,
+    so the receptive field of cell i is centred on pixel 32 i + 31, half a cell further down and
+    right. Measured on planted objects (9 synthetic profiles, 13 trained image models, 1,543
+    correctly classified signal images), the hottest cell's geometric centre sat on average
+    14 px right of and 11 px below the object's centre, its (i + 0.5) * 32 point 2 px left and
+    4 px above: the learned features, not the padding, decide where a cell looks. Placed there,
+    the hottest cell's point falls inside the object's box for 76 % of the images, against 65 %.
     """
     input_side = FEATURE_STRIDE * n_cells
-    return (FEATURE_STRIDE * np.arange(n_cells) + FEATURE_OFFSET + 0.5) * length / input_side
+    return (FEATURE_STRIDE * (np.arange(n_cells) + 0.5)) * length / input_side
 
 
 def _interpolation_matrix(n_cells: int, length: int) -> np.ndarray:
