@@ -572,7 +572,7 @@ def run_jobs(jobs: list[Job], workers: int, progress: bool) -> list[Outcome]:
         for done in as_completed(running):
             index = running[done]
             outcomes[index] = done.result()
-            bar.set_postfix_str(f"N={jobs[index].n_classes} {jobs[index].media} {jobs[index].approach}")
+            bar.set_postfix_str(f"done: N={jobs[index].n_classes} {jobs[index].media} {jobs[index].approach}")
             bar.update()
     bar.close()
     return outcomes
