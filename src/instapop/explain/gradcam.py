@@ -19,8 +19,6 @@ import torch
 
 from instapop.embed.backbone import Lite0, to_input
 
-FEATURE_STRIDE = 32  # input pixels per feature-map cell (224 / 7)
-
 
 @dataclass(frozen=True)
 class GradCam:
@@ -87,8 +85,7 @@ def cell_centres(n_cells: int, length: float) -> np.ndarray:
     4 px above: the learned features, not the padding, decide where a cell looks. Placed there,
     the hottest cell's point falls inside the object's box for 76 % of the images, against 65 %.
     """
-    input_side = FEATURE_STRIDE * n_cells
-    return (FEATURE_STRIDE * (np.arange(n_cells) + 0.5)) * length / input_side
+    return (np.arange(n_cells) + 0.5) * length / n_cells
 
 
 def _interpolation_matrix(n_cells: int, length: int) -> np.ndarray:
