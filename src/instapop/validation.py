@@ -19,6 +19,12 @@ approach           media   trained on
                            frame embeddings, as video-to-image uses)
 =================  ======  =========================================================================
 
+No profile shape stops the protocol: every class needs at least k posts (items, with plain
+folds) for the outer folds, and the neural approaches also need k posts of each class in every
+training fold for the inner split that picks their epoch. An approach whose media type falls
+short is skipped, and its row in the table holds the reason instead of metrics (the baselines
+need only the outer folds).
+
 The three video approaches and the video baselines share folds. A mixed approach never trains on
 an image whose post has a video in the validation fold. All k x repeats trainings of one
 approach run side by side as one stacked model (see ``models/layers.py``).
@@ -74,44 +80,65 @@ MEDIA_APPROACHES = {
     IMAGE: ("image", "majority", "logreg"),
     VIDEO: ("video", "image_to_video", "video_to_image", "majority", "logreg"),
 }
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: a skipped approach is a row with its reason
 _DECIMALS = 6  # JSON floats are rounded: the file stays byte-identical and readable
 
 
 # --------------------------------------------------------------------------- folds
 
 
-def check_class_counts(labels: np.ndarray, n_classes: int, n_splits: int, what: str) -> list[str]:
-    """Check a set can be split into ``n_splits`` stratified folds.
+def _posts_per_class(labels: np.ndarray, groups: np.ndarray, n_classes: int) -> np.ndarray:
+    """Distinct posts (groups) of each class: what a grouped split can spread over folds."""
+    pairs = np.unique(np.stack([labels, np.unique(groups, return_inverse=True)[1]]), axis=1)
+    return np.bincount(pairs[0], minlength=n_classes)
 
-    Returns
-    -------
-    list of str
-        Warnings (also issued with ``warnings.warn``) for classes smaller than ``n_splits``.
 
-    Raises
-    ------
-    InstapopError
-        When every class is smaller than ``n_splits``.
+def outer_shortfall(items: MediaSet, n_classes: int, config: Config, what: str) -> str | None:
+    """Why ``items`` cannot make ``n_splits`` stratified folds, or None when they can.
+
+    Each class needs at least ``n_splits`` posts (items, with plain folds), so that every
+    validation fold holds every class; with fewer, stratification fails (sklearn raises when
+    every class is short, and otherwise leaves folds without a class).
     """
-    counts = np.bincount(labels, minlength=n_classes)
-    if counts.max(initial=0) < n_splits:
-        raise InstapopError(
-            f"{what}: every class has fewer than {n_splits} items (counts per class {counts.tolist()}); "
-            f"use fewer folds (--folds) or more posts"
-        )
-    small = [c for c in range(n_classes) if counts[c] < n_splits]
-    messages = [
-        f"{what}: class {c} has only {counts[c]} items, fewer than the {n_splits} folds" for c in small
-    ]
-    for message in messages:
-        warnings.warn(message, UserWarning, stacklevel=2)
-    return messages
+    labels = items.labels[n_classes]
+    if config.grouped_folds:
+        counts, unit = _posts_per_class(labels, items.groups, n_classes), "posts"
+    else:
+        counts, unit = np.bincount(labels, minlength=n_classes), "items"
+    short = int(np.argmin(counts))
+    if counts[short] >= config.n_splits:
+        return None
+    return (
+        f"{what}: class {short} has {counts[short]} {unit}, fewer than the {config.n_splits} folds "
+        f"({unit} per class {counts.tolist()}); use fewer folds (--folds) or more posts"
+    )
 
 
-def repeated_folds(
-    items: MediaSet, n_classes: int, config: Config, what: str = "items"
-) -> tuple[np.ndarray, list[str]]:
+def inner_shortfall(
+    items: MediaSet, folds: np.ndarray, n_classes: int, config: Config, what: str
+) -> str | None:
+    """Why the epoch callback's inner hold-out cannot be split from some training fold, or None.
+
+    The hold-out is a grouped, stratified k-th of each training fold, so each class needs at
+    least ``n_splits`` posts in every training fold. None when the epoch is picked on the
+    scored fold (``epoch_callback = "fold"``), which needs no inner split.
+    """
+    if config.epoch_callback == "fold":
+        return None
+    labels = items.labels[n_classes]
+    for repeat, fold in np.ndindex(folds.shape[0], int(folds.max()) + 1):
+        rows = folds[repeat] != fold
+        counts = _posts_per_class(labels[rows], items.groups[rows], n_classes)
+        if counts.min() < config.n_splits:
+            return (
+                f"{what}: the inner split that picks the epoch needs {config.n_splits} posts of each "
+                f"class in every training fold; repeat {repeat}, fold {fold} trains on posts per class "
+                f"{counts.tolist()}; use fewer folds (--folds), more posts, or --paper-callback"
+            )
+    return None
+
+
+def repeated_folds(items: MediaSet, n_classes: int, config: Config, what: str = "items") -> np.ndarray:
     """Fold index of every item for each repeat: stratified by class, grouped by post by default.
 
     Parameters
@@ -127,29 +154,30 @@ def repeated_folds(
 
     Returns
     -------
-    folds : numpy.ndarray
+    numpy.ndarray
         (n_repeats, n_items) fold of each item in each repeat.
-    warnings : list of str
-        Small-class warnings.
+
+    Raises
+    ------
+    InstapopError
+        When a class is too small to be in every fold (see :func:`outer_shortfall`).
     """
+    reason = outer_shortfall(items, n_classes, config, what)
+    if reason is not None:
+        raise InstapopError(reason)
     labels = items.labels[n_classes]
-    messages = check_class_counts(labels, n_classes, config.n_splits, what)
-    n_groups = len(np.unique(items.groups))
-    if config.grouped_folds and n_groups < config.n_splits:
-        raise InstapopError(f"{what}: {n_groups} posts cannot make {config.n_splits} grouped folds")
     folds = np.zeros((config.n_repeats, len(items)), dtype=np.int64)
     for repeat in range(config.n_repeats):
         random_state = int(np.random.SeedSequence([config.seed, repeat]).generate_state(1)[0])
         if config.grouped_folds:
             splitter = StratifiedGroupKFold(config.n_splits, shuffle=True, random_state=random_state)
+            splits = splitter.split(np.zeros(len(items)), labels, items.groups)
         else:
             splitter = StratifiedKFold(config.n_splits, shuffle=True, random_state=random_state)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # small classes: reported above, once
-            splits = splitter.split(np.zeros(len(items)), labels, items.groups)
-            for fold, (_, val) in enumerate(splits):
-                folds[repeat, val] = fold
-    return folds, messages
+            splits = splitter.split(np.zeros(len(items)), labels)
+        for fold, (_, val) in enumerate(splits):
+            folds[repeat, val] = fold
+    return folds
 
 
 @dataclass(frozen=True)
@@ -160,7 +188,9 @@ class Split:
     on ``val``). The neural models fit on ``fit`` and keep the epoch with the best accuracy on
     ``callback``: with ``Config.epoch_callback = "inner"`` that is one grouped, stratified
     k-th of the training folds, never scored; with ``"fold"`` it is ``val`` itself, as in the
-    paper, which lets the choice of epoch peek at the scored fold.
+    paper, which lets the choice of epoch peek at the scored fold. ``fit`` and ``callback`` are
+    empty when the inner split is impossible (see :func:`inner_shortfall`): only the baselines
+    run then.
     """
 
     train: tuple[torch.Tensor, ...]
@@ -169,7 +199,9 @@ class Split:
     val: tuple[torch.Tensor, ...]
 
     @classmethod
-    def from_folds(cls, folds: np.ndarray, items: MediaSet, n_classes: int, config: Config) -> Split:
+    def from_folds(
+        cls, folds: np.ndarray, items: MediaSet, n_classes: int, config: Config, with_callback: bool = True
+    ) -> Split:
         n_folds = int(folds.max()) + 1
         train, fit_rows, callback, val = [], [], [], []
         for repeat in range(folds.shape[0]):
@@ -177,6 +209,8 @@ class Split:
                 outer_train = np.flatnonzero(folds[repeat] != fold)
                 train.append(outer_train)
                 val.append(np.flatnonzero(folds[repeat] == fold))
+                if not with_callback:
+                    continue
                 if config.epoch_callback == "fold":
                     fit_rows.append(outer_train)
                     callback.append(val[-1])
@@ -199,9 +233,7 @@ def _inner_holdout(
         raise InstapopError(f"epoch_callback must be 'inner' or 'fold'; got {config.epoch_callback!r}")
     random_state = int(np.random.SeedSequence([config.seed, repeat, fold, 1]).generate_state(1)[0])
     splitter = StratifiedGroupKFold(config.n_splits, shuffle=True, random_state=random_state)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # small classes were reported for the outer folds
-        _, held_out = next(splitter.split(rows, items.labels[n_classes][rows], items.groups[rows]))
+    _, held_out = next(splitter.split(rows, items.labels[n_classes][rows], items.groups[rows]))
     return rows[held_out]
 
 
@@ -478,22 +510,39 @@ def summarise(job: Job, outcome: Outcome, items: MediaSet, folds: np.ndarray) ->
 # --------------------------------------------------------------------------- the protocol
 
 
-def _media_folds(
-    data: Dataset, n_classes: int, config: Config, messages: list[str], skipped: list[dict]
-) -> dict[str, np.ndarray]:
-    """Folds per media type; images must split, videos are skipped (with a reason) when they cannot."""
-    folds = {IMAGE: repeated_folds(data.images, n_classes, config, f"images, N={n_classes}")}
-    if len(data.videos) == 0:
-        skipped.append({"media": VIDEO, "n_classes": n_classes, "reason": "no videos"})
-    else:
-        try:
-            folds[VIDEO] = repeated_folds(data.videos, n_classes, config, f"videos, N={n_classes}")
-        except InstapopError as err:
-            log.warning("video approaches skipped: %s", err)
-            skipped.append({"media": VIDEO, "n_classes": n_classes, "reason": str(err)})
-    for _, warned in folds.values():
-        messages.extend(warned)
-    return {media: f for media, (f, _) in folds.items()}
+@dataclass(frozen=True)
+class MediaPlan:
+    """One media type's folds at one N, and why approaches cannot run on them.
+
+    ``outer`` says why no approach can run (the items cannot make stratified folds);
+    ``inner`` why the neural approaches cannot (no inner split to pick their epoch), while the
+    baselines, which need none, still run.
+    """
+
+    items: MediaSet
+    folds: np.ndarray | None
+    outer: str | None = None
+    inner: str | None = None
+
+    def skip_reason(self, approach: str) -> str | None:
+        """Why ``approach`` is skipped on this media type, or None when it runs."""
+        if self.outer is not None:
+            return self.outer
+        return self.inner if approach in APPROACHES else None
+
+
+def plan_media(items: MediaSet, media: str, n_classes: int, config: Config) -> MediaPlan:
+    """The folds of one media type at one N, with the reasons any approach must be skipped."""
+    what = f"{media}s, N={n_classes}"
+    outer = f"no {media}s" if len(items) == 0 else outer_shortfall(items, n_classes, config, what)
+    if outer is not None:
+        log.warning("%s approaches skipped: %s", media, outer)
+        return MediaPlan(items, None, outer=outer)
+    folds = repeated_folds(items, n_classes, config, what)
+    inner = inner_shortfall(items, folds, n_classes, config, what)
+    if inner is not None:
+        log.warning("%s neural approaches skipped (baselines still run): %s", media, inner)
+    return MediaPlan(items, folds, inner=inner)
 
 
 @dataclass(frozen=True)
@@ -512,41 +561,59 @@ class Job:
 _START_ORDER = ("image_to_video", "video", "video_to_image", "image", "logreg", "majority")
 
 
-def _jobs(data: Dataset, t: DatasetTensors, folds: dict[str, np.ndarray], config: Config, n: int):
-    """Every row of one N, in the table's order."""
+def _runners(
+    data: Dataset, t: DatasetTensors, media: str, split: Split, config: Config, n: int
+) -> dict[str, Callable[[], Outcome]]:
+    """How to compute each approach's outcome on one media type's split."""
     seed = {approach: derived_seed(config, n, approach) for approach in APPROACHES}
-    split = Split.from_folds(folds[IMAGE], data.images, n, config)
-    labels = data.images.labels[n]
-    yield Job(IMAGE, "image", n, split, lambda: run_image(t, split, config, n, seed["image"]))
-    yield Job(IMAGE, "majority", n, split, lambda: run_majority(labels, split, config, n))
-    yield Job(IMAGE, "logreg", n, split, lambda: run_logreg(data.image_views[:, 0], labels, split, config, n))
-    if VIDEO in folds:
-        yield from _video_jobs(data, t, folds[VIDEO], config, n, seed)
-
-
-def _video_jobs(
-    data: Dataset, t: DatasetTensors, folds: np.ndarray, config: Config, n: int, seed: dict[str, int]
-):
-    split = Split.from_folds(folds, data.videos, n, config)
-    images = _images_outside(split, data)
+    if media == IMAGE:
+        labels = data.images.labels[n]
+        return {
+            "image": lambda: run_image(t, split, config, n, seed["image"]),
+            "majority": lambda: run_majority(labels, split, config, n),
+            "logreg": lambda: run_logreg(data.image_views[:, 0], labels, split, config, n),
+        }
     labels = data.videos.labels[n]
-    yield Job(VIDEO, "video", n, split, lambda: run_video(t, split, config, n, seed["video"]))
-    yield Job(
-        VIDEO,
-        "image_to_video",
-        n,
-        split,
-        lambda: run_video(t, split, config, n, seed["image_to_video"], images),
-    )
-    yield Job(
-        VIDEO,
-        "video_to_image",
-        n,
-        split,
-        lambda: run_video_to_image(t, split, images, config, n, seed["video_to_image"]),
-    )
-    yield Job(VIDEO, "majority", n, split, lambda: run_majority(labels, split, config, n))
-    yield Job(VIDEO, "logreg", n, split, lambda: run_logreg(t.pooled.numpy(), labels, split, config, n))
+    return {
+        "video": lambda: run_video(t, split, config, n, seed["video"]),
+        "image_to_video": lambda: run_video(
+            t, split, config, n, seed["image_to_video"], _images_outside(split, data)
+        ),
+        "video_to_image": lambda: run_video_to_image(
+            t, split, _images_outside(split, data), config, n, seed["video_to_image"]
+        ),
+        "majority": lambda: run_majority(labels, split, config, n),
+        "logreg": lambda: run_logreg(t.pooled.numpy(), labels, split, config, n),
+    }
+
+
+def skipped_row(media: str, approach: str, n_classes: int, n_items: int, reason: str) -> dict[str, Any]:
+    """The table row of an approach that could not run: no metrics, the reason under ``skipped``."""
+    return {
+        "media": media,
+        "approach": approach,
+        "n_classes": n_classes,
+        "n_items": n_items,
+        "skipped": reason,
+    }
+
+
+def _entries(data: Dataset, plans: dict[str, MediaPlan], config: Config, n: int) -> list[Job | dict]:
+    """Every row of one N in the table's order: a Job to run, or the row of a skipped approach."""
+    t = DatasetTensors(data, n)
+    entries: list[Job | dict] = []
+    for media, plan in plans.items():
+        runners = {}
+        if plan.folds is not None:
+            split = Split.from_folds(plan.folds, plan.items, n, config, with_callback=plan.inner is None)
+            runners = _runners(data, t, media, split, config, n)
+        for approach in MEDIA_APPROACHES[media]:
+            reason = plan.skip_reason(approach)
+            if reason is None:
+                entries.append(Job(media, approach, n, split, runners[approach]))
+            else:
+                entries.append(skipped_row(media, approach, n, len(plan.items), reason))
+    return entries
 
 
 def _run_timed(job: Job) -> Outcome:
@@ -581,6 +648,10 @@ def run_jobs(jobs: list[Job], workers: int, progress: bool) -> list[Outcome]:
 def evaluate(dataset: Dataset, config: Config, progress: bool = True) -> dict[str, Any]:
     """Run the whole validation protocol: every approach and baseline, for each N.
 
+    An approach whose media type cannot be split into stratified folds, or (neural models)
+    whose training folds cannot be split again to pick the epoch, is skipped: its row holds
+    the reason under ``skipped`` instead of metrics.
+
     Parameters
     ----------
     dataset : Dataset
@@ -595,23 +666,20 @@ def evaluate(dataset: Dataset, config: Config, progress: bool = True) -> dict[st
     -------
     dict
         JSON-serialisable results: ``rows`` (one per media x approach x N, with metrics
-        ``{"mean", "std"}`` over repeats, each repeat's metrics and each fold's numbers),
-        ``folds`` (fold of each item per repeat), ``ids``, ``warnings``, ``skipped`` items and
-        ``skipped_approaches``.
+        ``{"mean", "std"}`` over repeats, each repeat's metrics and each fold's numbers, or
+        ``skipped`` and its reason), ``folds`` (fold of each item per repeat), ``ids`` and
+        ``skipped`` items.
 
     Raises
     ------
     InstapopError
-        When an N is not labelled in the dataset, or the images cannot be split into folds
-        (every class smaller than ``n_splits``).
+        When an N is not labelled in the dataset.
     """
     missing = [n for n in config.n_classes if n not in dataset.n_classes]
     if missing:
         raise InstapopError(
             f"no class_{missing[0]} labels in the dataset; it has N in {list(dataset.n_classes)}"
         )
-    messages: list[str] = []
-    skipped_approaches: list[dict] = []
     results: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "config": config.to_dict(),
@@ -621,20 +689,23 @@ def evaluate(dataset: Dataset, config: Config, progress: bool = True) -> dict[st
         "folds": {IMAGE: {}, VIDEO: {}},
         "rows": [],
     }
-    fold_sets = {n: _media_folds(dataset, n, config, messages, skipped_approaches) for n in config.n_classes}
-    jobs = []
-    for n, folds in fold_sets.items():
-        for media, f in folds.items():
-            results["folds"][media][str(n)] = f.tolist()
-        jobs.extend(_jobs(dataset, DatasetTensors(dataset, n), folds, config, n))
+    entries: list[Job | dict] = []
+    plans: dict[tuple[int, str], MediaPlan] = {}
+    for n in config.n_classes:
+        for media, items in ((IMAGE, dataset.images), (VIDEO, dataset.videos)):
+            plans[n, media] = plan_media(items, media, n, config)
+            if plans[n, media].folds is not None:
+                results["folds"][media][str(n)] = plans[n, media].folds.tolist()
+        entries.extend(_entries(dataset, {m: plans[n, m] for m in (IMAGE, VIDEO)}, config, n))
+    jobs = [entry for entry in entries if isinstance(entry, Job)]
     with training_threads(config.train_threads):
-        outcomes = run_jobs(jobs, resolve_threads(config.train_workers), progress)
-    for job, outcome in zip(jobs, outcomes, strict=True):
-        items = dataset.images if job.media == IMAGE else dataset.videos
-        results["rows"].append(summarise(job, outcome, items, fold_sets[job.n_classes][job.media]))
-    results["warnings"] = messages
+        outcomes = iter(run_jobs(jobs, resolve_threads(config.train_workers), progress))  # jobs' order
+    for entry in entries:
+        if isinstance(entry, Job):
+            plan = plans[entry.n_classes, entry.media]
+            entry = summarise(entry, next(outcomes), plan.items, plan.folds)
+        results["rows"].append(entry)
     results["skipped"] = list(dataset.skipped)
-    results["skipped_approaches"] = skipped_approaches
     return results
 
 
@@ -683,11 +754,11 @@ def cv_markdown(results: dict[str, Any]) -> str:
             "spearman",
             "pairwise_accuracy",
         )
-        cells = " | ".join(_cell(row[m]) for m in metrics)
+        if "skipped" in row:
+            cells = " | ".join([f"skipped: {row['skipped']}"] + ["—"] * (len(metrics) - 1))
+        else:
+            cells = " | ".join(_cell(row[m]) for m in metrics)
         lines.append(f"| {row['media']} | {row['approach']} | {row['n_classes']} | {cells} |")
-    lines += [
-        f"- skipped: {s['media']} N={s['n_classes']}: {s['reason']}" for s in results["skipped_approaches"]
-    ]
     return "\n".join(lines) + "\n"
 
 
@@ -722,8 +793,10 @@ __all__ = [
     "cv_json",
     "cv_markdown",
     "evaluate",
+    "inner_shortfall",
     "load_cv_results",
     "logreg_linear",
+    "outer_shortfall",
     "repeated_folds",
     "row_of",
     "softmax_linear",
