@@ -169,6 +169,25 @@ def test_same_seed_is_byte_identical_whatever_the_workers_and_another_seed_chang
         assert other["folds"][media]["2"] != small_results["folds"][media]["2"]
 
 
+def test_checkpointed_rows_are_reused_and_never_stale(planted_small, small_results, tmp_path) -> None:
+    folder = tmp_path / "checkpoints"
+    first = evaluate(planted_small, FAST, progress=False, checkpoints=folder)
+    assert cv_json(first) == cv_json(small_results)
+    files = sorted(folder.glob("*.json"))
+    assert len(files) == len(first["rows"]) == 16 and not list(folder.glob(".*"))
+    marked = json.loads(files[0].read_text()) | {"n_items": -1}  # shows whether a row was read back
+    files[0].write_text(json.dumps(marked))
+    files[1].unlink()  # missing and torn rows are trained again
+    files[2].write_text(files[2].read_text()[:100])
+    again = evaluate(planted_small, FAST, progress=False, checkpoints=folder)
+    got, expected = (json.loads(cv_json(r))["rows"] for r in (again, small_results))
+    assert [g for g, e in zip(got, expected, strict=True) if g != e] == [json.loads(cv_json(marked))]
+    moved = dataclasses.replace(planted_small, image_views=planted_small.image_views + np.float32(1e-3))
+    changed = evaluate(moved, FAST, progress=False, checkpoints=folder)  # other features: nothing reused
+    assert all(r["n_items"] > 0 for r in changed["rows"])
+    assert {p.name for p in folder.glob("*.json")}.isdisjoint(p.name for p in files)  # stale ones removed
+
+
 def test_pairwise_accuracy_counts_ties_as_half() -> None:
     correct, pairs = pairwise_accuracy(np.array([0.1, 0.5, 0.5, 2.0]), np.array([0, 1, 0, 2]))
     # pairs with different classes: (0,1) right, (0,3) right, (1,2) tie, (1,3) right, (2,3) right

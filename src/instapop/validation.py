@@ -46,6 +46,7 @@ different classes, how often the expected class orders them right (ties count on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -65,8 +66,10 @@ from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from tqdm.auto import tqdm
 
+from instapop import __version__
 from instapop.config import Config
 from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
+from instapop.embed.cache import cache_key, write_atomically
 from instapop.errors import InstapopError
 from instapop.models import ImageHead, Input, VideoGRU, fit, predict_proba, seeded_init, training_threads
 from instapop.models.fit import pad_rows
@@ -623,29 +626,135 @@ def _run_timed(job: Job) -> Outcome:
     return outcome
 
 
-def run_jobs(jobs: list[Job], workers: int, progress: bool) -> list[Outcome]:
+def run_jobs(
+    jobs: list[Job],
+    workers: int,
+    progress: bool,
+    on_done: Callable[[int, Outcome], None] | None = None,
+    reused: int = 0,
+) -> list[Outcome]:
     """Run every job, ``workers`` at a time in threads; outcomes in the jobs' order.
 
     Threads help although the trainings are Python loops: torch releases the GIL inside each
     operation, and these small models spend about half their time there (measured 1.5x on 2
     cores). Each training draws from its own generator, so outcomes do not depend on
-    ``workers`` or on scheduling.
+    ``workers`` or on scheduling. ``on_done(index, outcome)`` is called, in this thread, as
+    each job finishes; the progress bar counts ``reused`` rows (from checkpoints) as done.
     """
     order = sorted(range(len(jobs)), key=lambda i: _START_ORDER.index(jobs[i].approach))
     outcomes: list[Outcome | None] = [None] * len(jobs)
-    bar = tqdm(total=len(jobs), desc="cross-validation", unit="approach", disable=not progress)
+    desc = f"cross-validation ({reused} rows from checkpoints)" if reused else "cross-validation"
+    bar = tqdm(total=len(jobs) + reused, initial=reused, desc=desc, unit="approach", disable=not progress)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         running = {pool.submit(_run_timed, jobs[i]): i for i in order}
         for done in as_completed(running):
             index = running[done]
             outcomes[index] = done.result()
+            if on_done is not None:
+                on_done(index, outcomes[index])
             bar.set_postfix_str(f"done: N={jobs[index].n_classes} {jobs[index].media} {jobs[index].approach}")
             bar.update()
     bar.close()
     return outcomes
 
 
-def evaluate(dataset: Dataset, config: Config, progress: bool = True) -> dict[str, Any]:
+# --------------------------------------------------------------------------- checkpoints
+
+
+def dataset_digest(data: Dataset) -> str:
+    """SHA-256 of everything in a dataset that cross-validation reads: ids, posts, times, PoR,
+    labels and features."""
+    digest = hashlib.sha256(data.backbone.encode())
+    for items in (data.images, data.videos):
+        digest.update(json.dumps([items.ids, items.groups.tolist(), sorted(items.labels)]).encode())
+        for array in (items.timestamps, items.por, *(items.labels[n] for n in sorted(items.labels))):
+            digest.update(np.ascontiguousarray(array).tobytes())
+    for array in (data.image_views, data.video_frames):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+class RowCheckpoints:
+    """Finished rows of the table, one JSON file each, so that a killed evaluation resumes.
+
+    A row's file is named by the SHA-256 of everything the row depends on: instapop's version,
+    the whole config, the dataset (:func:`dataset_digest`), the media type, approach and N,
+    and its folds. Change any of them and the row is computed again: a stale file is never
+    read. Files are written atomically (temporary file and rename), so a kill leaves a whole
+    row or none; an unreadable one counts as missing.
+
+    Parameters
+    ----------
+    folder : where the row files live (``RUN/checkpoints/cv`` in a study).
+    dataset, config : what the evaluation runs on.
+    """
+
+    def __init__(self, folder: Path, dataset: Dataset, config: Config) -> None:
+        self.folder = Path(folder)
+        settings = json.dumps(config.to_dict(), sort_keys=True)
+        self._common = cache_key(__version__, str(SCHEMA_VERSION), settings, dataset_digest(dataset))
+
+    def key(self, job: Job, folds: np.ndarray) -> str:
+        """The file name (without ``.json``) of a job's row."""
+        fold_digest = hashlib.sha256(np.ascontiguousarray(folds, dtype=np.int64).tobytes()).hexdigest()
+        return cache_key(self._common, job.media, job.approach, str(job.n_classes), fold_digest)
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        """The row saved under ``key``, or None."""
+        path = self.folder / f"{key}.json"
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as err:
+            log.warning("%s: unreadable checkpoint, computing the row again (%s)", path, err)
+            return None
+
+    def save(self, key: str, row: dict[str, Any]) -> None:
+        """Store a finished row under ``key``, atomically."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.folder / f"{key}.json", json.dumps(row).encode())
+
+    def keep_only(self, keys: set[str]) -> None:
+        """Remove the row files of other settings or data: they can never be read again."""
+        for path in self.folder.glob("*.json"):
+            if path.stem not in keys:
+                path.unlink(missing_ok=True)
+
+
+def _job_rows(
+    jobs: list[Job],
+    plans: dict[tuple[int, str], MediaPlan],
+    dataset: Dataset,
+    config: Config,
+    progress: bool,
+    checkpoints: Path | None,
+) -> list[dict[str, Any]]:
+    """Each job's table row: from its checkpoint when there is one, else trained (and saved)."""
+    store = RowCheckpoints(checkpoints, dataset, config) if checkpoints is not None else None
+    keys = [store.key(j, plans[j.n_classes, j.media].folds) for j in jobs] if store else []
+    rows = [store.load(key) for key in keys] if store else [None] * len(jobs)
+    todo = [i for i, row in enumerate(rows) if row is None]
+    log.info("cross-validation: %d of %d rows from %s", len(jobs) - len(todo), len(jobs), checkpoints)
+
+    def finished(k: int, outcome: Outcome) -> None:
+        job = jobs[todo[k]]
+        plan = plans[job.n_classes, job.media]
+        rows[todo[k]] = summarise(job, outcome, plan.items, plan.folds)
+        if store is not None:
+            store.save(keys[todo[k]], rows[todo[k]])
+
+    with training_threads(config.train_threads):
+        pending = [jobs[i] for i in todo]
+        run_jobs(pending, resolve_threads(config.train_workers), progress, finished, len(jobs) - len(todo))
+    if store is not None:
+        store.keep_only(set(keys))
+    return rows
+
+
+def evaluate(
+    dataset: Dataset, config: Config, progress: bool = True, checkpoints: Path | None = None
+) -> dict[str, Any]:
     """Run the whole validation protocol: every approach and baseline, for each N.
 
     An approach whose media type cannot be split into stratified folds, or (neural models)
@@ -661,6 +770,9 @@ def evaluate(dataset: Dataset, config: Config, progress: bool = True) -> dict[st
         settings, ``train_threads`` and ``train_workers``.
     progress : bool
         Show a progress bar.
+    checkpoints : pathlib.Path, optional
+        Folder of finished rows (see :class:`RowCheckpoints`): each row is saved there as it
+        finishes, and a rerun after a kill reuses the rows whose inputs are unchanged.
 
     Returns
     -------
@@ -698,13 +810,8 @@ def evaluate(dataset: Dataset, config: Config, progress: bool = True) -> dict[st
                 results["folds"][media][str(n)] = plans[n, media].folds.tolist()
         entries.extend(_entries(dataset, {m: plans[n, m] for m in (IMAGE, VIDEO)}, config, n))
     jobs = [entry for entry in entries if isinstance(entry, Job)]
-    with training_threads(config.train_threads):
-        outcomes = iter(run_jobs(jobs, resolve_threads(config.train_workers), progress))  # jobs' order
-    for entry in entries:
-        if isinstance(entry, Job):
-            plan = plans[entry.n_classes, entry.media]
-            entry = summarise(entry, next(outcomes), plan.items, plan.folds)
-        results["rows"].append(entry)
+    job_rows = iter(_job_rows(jobs, plans, dataset, config, progress, checkpoints))  # in the jobs' order
+    results["rows"] = [next(job_rows) if isinstance(entry, Job) else entry for entry in entries]
     results["skipped"] = list(dataset.skipped)
     return results
 
@@ -790,8 +897,10 @@ __all__ = [
     "APPROACHES",
     "BASELINES",
     "MEDIA_APPROACHES",
+    "RowCheckpoints",
     "cv_json",
     "cv_markdown",
+    "dataset_digest",
     "evaluate",
     "inner_shortfall",
     "load_cv_results",
