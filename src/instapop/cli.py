@@ -378,7 +378,12 @@ def train(
 def _print_study(result) -> None:
     stages = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in result.timings.items())
     typer.echo(f"done in {sum(result.timings.values()):.1f}s ({stages})")
-    typer.echo(f"report: {result.report}")
+    not_run = [f"{stage} {e['status']}" for stage, e in result.stages.items() if e["status"] != "done"]
+    if not_run:
+        typer.echo(f"did not run: {', '.join(not_run)} (why: above and in {result.run_dir / 'stages.json'})")
+    typer.echo(f"report: {result.report or 'not built'}")
+    if result.failed:  # an unexpected error, not a profile that is too small: the exit status says so
+        raise typer.Exit(1)
 
 
 @app.command()

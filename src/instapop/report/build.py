@@ -71,6 +71,7 @@ def summary_section(run: RunFiles) -> Section:
     if run.media is None:
         return Section("summary", title, sections.missing(sections.NEEDS_INGEST))
     items = [_posts_line(run), _reliability_line(run)]
+    items += [f"The {stage} stage did not run ({why})." for stage, why in run.stages_not_run().items()]
     items += accuracy.summary_lines(run.cv) if run.cv is not None else ["Models: not evaluated yet."]
     body = "".join(f"<li>{esc(line)}</li>" for line in items) + _regions_summary(run)
     return Section("summary", title, f'<ul class="summary">{body}</ul>')
