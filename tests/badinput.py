@@ -16,7 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from test_ingest import DAY, T0, envelope, graphql_node, web_node, write_json, write_media, write_post
+from test_ingest import (
+    DAY,
+    T0,
+    envelope,
+    graphql_node,
+    web_node,
+    write_json,
+    write_media,
+    write_post,
+    write_profile_json,
+)
 
 MAX_JSON_BYTES = 2**20  # the corpus is read with this bound (the xz bomb decompresses past it)
 NOW = time.time()
@@ -137,6 +147,11 @@ def _orphan(root: Path) -> None:
     (root / "2019-05-14_09-37-08_UTC_1.jpg").write_bytes(b"\xff\xd8jpeg")
 
 
+def _copied_profile_json(root: Path) -> None:
+    """A profile JSON whose file time is a year after the newest post (a copied folder)."""
+    write_profile_json(root, 5000, _ts(46) + 365 * DAY)
+
+
 def _row(result, post_id: str) -> dict:
     return result.posts.set_index("post_id").loc[post_id].to_dict()
 
@@ -174,6 +189,12 @@ def _check_side_files(result) -> None:
 
 def _check_caption_file(result) -> None:
     assert _row(result, "131")["caption"] == "from the txt file \ufffd"
+
+
+def _check_stale_follower_date(result) -> None:
+    (warning,) = [w for w in result.summary()["follower_warnings"] if "brand_999.json.xz" in w]
+    assert "days after the newest post" in warning and "--followers-date" in warning
+    assert 5000.0 in result.followers.points["followers"].tolist()  # still used
 
 
 def _check_orphan(result) -> None:
@@ -295,6 +316,13 @@ POST_CASES = [
         _check_caption_file,
     ),
     Case("media without metadata", "2019-05-14_09-37-08_UTC_1.jpg", "kept", _orphan, _check_orphan),
+    Case(
+        "profile JSON dated a year after the newest post",
+        "brand_999.json.xz",
+        "kept",
+        _copied_profile_json,
+        _check_stale_follower_date,
+    ),
 ]
 
 

@@ -67,6 +67,16 @@ def test_the_good_posts_and_the_run_files_survive_the_corpus(corpus, tmp_path):
     assert "comments" in summary["side_files"] and summary["partial_posts"]
 
 
+def test_the_reports_data_quality_section_names_what_ingest_found(corpus):
+    from instapop.report import build_report
+
+    result, _ = corpus
+    html = build_report(Path(result.profile_dir).parent / "run").read_text()
+    quality = html[html.index("Data quality") :]
+    for words in ("2019-05-14_09-37-08_UTC_1.jpg", "partial_2.jpg", "1 comments", "--followers-date"):
+        assert words in quality, words
+
+
 def test_follower_rows_with_bad_values_are_listed_and_doubts_reported(corpus):
     result, followers = corpus
     rows = result.excluded[result.excluded["reason"] == "follower row unreadable"]
