@@ -459,6 +459,11 @@ def test_a_generated_profile_is_read_completely_and_exactly(make_profile):
     for media_id, item in truth["media"].items():
         assert media.loc[media_id, "media_type"] == item["media_type"]
         assert media.loc[media_id, "path"] == str((profile.profile_dir / item["path"]).resolve())
+        thumbnail = str((profile.profile_dir / item["thumbnail"]).resolve()) if item["thumbnail"] else ""
+        assert media.loc[media_id, "thumbnail"] == thumbnail
+    summary = result.summary()
+    assert [Path(p).name for p in summary["orphan_media"]] == truth["orphan_media"]
+    assert summary["side_files"]["comments"] == len(truth["side_files"])
     by_id = {p["post_id"]: p for p in truth["posts"].values()}
     right = ~posts.index.map(lambda post_id: by_id[post_id]["in_wrong_stretch"]).to_numpy(bool)
     ratio = posts["por"] / posts.index.map(lambda post_id: by_id[post_id]["por"])
