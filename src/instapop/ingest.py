@@ -31,6 +31,7 @@ from instapop.sources import (
     VIDEO_SUFFIXES,
     Post,
     Skipped,
+    SourceData,
     read_source,
 )
 
@@ -42,6 +43,7 @@ __all__ = [  # the suffixes and manifest names live in instapop.sources; still i
     "VIDEO_SUFFIXES",
     "IngestResult",
     "ingest_profile",
+    "ingest_records",
     "load_media",
 ]
 
@@ -246,6 +248,36 @@ def ingest_profile(
     """
     profile_dir = Path(profile_dir)
     source = read_source(profile_dir, config.max_json_bytes)
+    return ingest_records(source, followers, config, followers_date, profile_dir)
+
+
+def ingest_records(
+    source: SourceData,
+    followers: list[Path],
+    config: Config = PAPER,
+    followers_date: str | None = None,
+    profile_dir: Path | None = None,
+) -> IngestResult:
+    """Label the posts a reader returned: the step of :func:`ingest_profile` after reading.
+
+    Changing the number of classes or the window means calling this again with
+    another ``config``, not reading the folder again.
+
+    Parameters
+    ----------
+    source : what a reader of :mod:`instapop.sources` returned.
+    followers, config, followers_date : as for :func:`ingest_profile`.
+    profile_dir : where the posts were read from (for messages and the summary).
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    InstapopError
+        When no post is usable.
+    """
     skipped = list(source.skipped)
     posts = _drop_repeats(list(source.posts), skipped)
     if not posts:
@@ -260,6 +292,12 @@ def ingest_profile(
         warnings += _stale_profile_jsons(source.follower_files, max(p.timestamp for p in posts))
     for warning in warnings:
         log.warning("%s", warning)
+    for post in posts:
+        if post.missing:
+            log.warning("%s: carousel kept without %s", post.source, "; ".join(post.missing))
+    if source.orphan_media:
+        n_orphans = len(source.orphan_media)
+        log.warning("%d media files have no metadata (not used; summary.json orphan_media)", n_orphans)
     if history.points.empty:
         log.warning("no follower history: followers, PoR and classes are left empty (classes -1)")
     post_table = _post_table(posts, history)
