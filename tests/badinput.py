@@ -90,6 +90,12 @@ def _symlink_out(root: Path) -> None:
     (root / "escape.jpg").symlink_to(outside)
 
 
+def _symlink_loop(root: Path) -> None:
+    _post("loop", 14)(root)
+    (root / "loop.jpg").unlink()
+    (root / "loop.jpg").symlink_to("loop.jpg")
+
+
 def _xz_bomb(root: Path) -> None:
     (root / "xzbomb.json.xz").write_bytes(lzma.compress(b" " * (2 * MAX_JSON_BYTES)))  # 2 MiB in 400 bytes
 
@@ -261,6 +267,8 @@ POST_CASES = [
     ),
     Case("symlink out of the folder", "escape.jpg", "symlink out of folder", _symlink_out),
     Case("post whose image is that symlink", "escape.json.xz", "media missing", lambda root: None),
+    Case("symlink loop", "loop.jpg", "broken symlink", _symlink_loop),
+    Case("post whose image is the loop", "loop.json.xz", "media missing", lambda root: None),
     Case("xz bomb", "xzbomb.json.xz", "file too large", _xz_bomb),
     Case("truncated .json.xz", "truncxz.json.xz", "malformed JSON", _truncated_xz),
     Case(
