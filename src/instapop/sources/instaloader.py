@@ -163,6 +163,10 @@ def _scan_folder(root: Path, skipped: list[Skipped]) -> _Folder:
     folder = _Folder(root, {}, set())
     with os.scandir(root) as entries:
         for entry in entries:
+            if not _utf8(entry.name):  # the run's CSV and JSON files could not name it
+                shown = str(root / entry.name).encode("utf-8", "replace").decode()
+                skipped.append(Skipped.because("file name not UTF-8", shown, "file name is not valid UTF-8"))
+                continue
             refusal = _symlink_refusal(root, entry) if entry.is_symlink() else None
             if refusal:
                 folder.refused.add(entry.name)
@@ -175,6 +179,14 @@ def _scan_folder(root: Path, skipped: list[Skipped]) -> _Folder:
     for names in folder.numbered.values():
         names.sort()
     return folder
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as lone surrogates
+        return False
+    return True
 
 
 def _symlink_refusal(root: Path, entry: os.DirEntry) -> tuple[str, str, str] | None:
@@ -446,4 +458,7 @@ def _caption_file(folder: _Folder, base: str) -> str:
     name = f"{base}.txt"
     if name not in folder.sizes:
         return ""
-    return (folder.root / name).read_text(encoding="utf-8", errors="replace").strip()
+    try:
+        return (folder.root / name).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:  # unreadable: the post is still usable without its caption
+        return ""
