@@ -163,8 +163,7 @@ class IngestResult:
                 f"partial carousels (kept with the children downloaded): {len(s['partial_posts'])}; "
                 "see summary.json partial_posts"
             )
-        lines += [f"warning: {warning}" for warning in s["follower_warnings"]]
-        return lines
+        return lines  # the follower warnings are logged as they are found: not repeated here
 
     def _partial_posts(self) -> list[dict[str, Any]]:
         partial = self.posts[self.posts["partial"]]
