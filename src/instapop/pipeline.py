@@ -17,6 +17,7 @@ from pathlib import Path
 
 from instapop.config import PAPER, Config
 from instapop.embed.cache import default_cache_dir
+from instapop.sources.matching import ExportOptions
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,19 @@ def _timed(timings: dict[str, float], stage: str, announce: Callable[[str], None
 
 
 def ingest_stage(
-    run_dir: Path, profile_dir: Path, followers: list[Path], config: Config, followers_date: str | None = None
+    run_dir: Path,
+    profile_dir: Path,
+    followers: list[Path],
+    config: Config,
+    followers_date: str | None = None,
+    export: ExportOptions | None = None,
+    target: str | None = None,
 ) -> None:
     """Read the profile and follower history; write the labelled media table."""
     from instapop.ingest import ingest_profile
 
-    ingest_profile(profile_dir, followers, config=config, followers_date=followers_date).write(run_dir)
+    result = ingest_profile(profile_dir, followers, config, followers_date, export=export, target=target)
+    result.write(run_dir)
 
 
 def embed_stage(run_dir: Path, config: Config, cache_dir: Path, progress: bool = True) -> None:
@@ -111,12 +119,15 @@ def run_study(
     exclude: list[str] | None = None,
     progress: bool = True,
     announce: Callable[[str], None] = log.info,
+    export: ExportOptions | None = None,
+    target: str | None = None,
 ) -> StudyResult:
     """Run ingest -> labels -> embeddings -> dedup -> evaluate -> train -> explain -> report.
 
     Parameters
     ----------
-    profile_dir : Instaloader profile folder (or a folder with a manifest.csv).
+    profile_dir : Instaloader profile folder (or a folder with a manifest.csv, a Business
+        Suite export CSV, a folder of Graph API pages).
     followers : follower-history files (any format ``instapop.followers`` reads).
     run_dir : folder that receives every stage's outputs; created if missing.
     config : the study's settings; ``PAPER`` is the paper's configuration.
@@ -124,6 +135,8 @@ def run_study(
     n_classes_model : N of the saved model (default: the largest of ``config.n_classes``).
     exclude : media ids or paths a person wants out of training (logos, product sheets).
     announce : called with a one-line title as each stage starts (the CLI prints it).
+    export : an export's media folder, media mapping, time zone and date order.
+    target : what popularity means (``por``, ``reach-rate``, ``reach``; None: chosen from the data).
 
     Returns
     -------
@@ -136,7 +149,7 @@ def run_study(
     timings: dict[str, float] = {}
 
     with _timed(timings, "ingest", announce):
-        ingest_stage(run_dir, profile_dir, followers, config, followers_date)
+        ingest_stage(run_dir, profile_dir, followers, config, followers_date, export, target)
     with _timed(timings, "embed", announce):
         embed_stage(run_dir, config, cache_dir, progress)
     with _timed(timings, "dedup", announce):
