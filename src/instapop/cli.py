@@ -95,20 +95,30 @@ def synth(
     seed: SeedOpt = 0,
     no_signal: Annotated[bool, typer.Option("--no-signal", help="Popularity independent of pixels.")] = False,
     video_size: Annotated[str, typer.Option(help="'small' (fast) or '720p' (realistic).")] = "small",
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="'instaloader' (a profile folder) or 'business-suite' (export.csv with planted reach "
+            "+ media/ named by shortcode).",
+        ),
+    ] = "instaloader",
 ) -> None:
-    """Generate a synthetic Instaloader profile with a planted visual signal.
+    """Generate a synthetic profile (Instaloader folder or Business Suite export) with a planted signal.
 
     Example: instapop synth demo-profile --posts 300 --seed 1
+
+    Example: instapop synth demo-export --format business-suite
     """
     from instapop.synthetic import generate_profile
 
     try:
         profile = generate_profile(
-            out_dir, n_posts=posts, seed=seed, signal=not no_signal, video_size=video_size
+            out_dir, n_posts=posts, seed=seed, signal=not no_signal, video_size=video_size, format=format
         )
     except InstapopError as err:
         _fail(err)
-    typer.echo(f"profile: {profile.profile_dir}")
+    typer.echo(f"{'export' if format == 'business-suite' else 'profile'}: {profile.profile_dir}")
     typer.echo(f"followers: {profile.followers_csv}")
     typer.echo(f"ground truth: {profile.ground_truth}")
 
