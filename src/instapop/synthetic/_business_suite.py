@@ -27,8 +27,8 @@ HEADER = [
     "Shares", "Follows", "Comments", "Saves",
 ]  # fmt: skip
 REACH_SHARE = 0.3  # accounts reached per follower, for a post of median popularity
-REACH_POPULARITY = 0.5  # reach grows with popularity, less than engagement does
-REACH_NOISE = 0.15  # sigma of the log-normal noise on reach
+REACH_POPULARITY = 0.2  # reach grows with popularity, much less than engagement does
+REACH_NOISE = 0.1  # sigma of the log-normal noise on reach
 SHARE_RATE, SAVE_RATE = 0.02, 0.04  # shares and saves per like
 
 
