@@ -33,6 +33,7 @@ from instapop.sources import (
     ExportOptions,
     Post,
     Skipped,
+    SourceData,
     read_source,
     source_format,
 )
@@ -46,6 +47,7 @@ __all__ = [  # the suffixes and manifest names live in instapop.sources; still i
     "VIDEO_SUFFIXES",
     "IngestResult",
     "ingest_profile",
+    "ingest_records",
     "load_media",
 ]
 
@@ -265,6 +267,41 @@ def ingest_profile(
     profile_dir = Path(profile_dir)
     export = export or ExportOptions()
     source = read_source(profile_dir, config.max_json_bytes, export=export)
+    kind = source_format(profile_dir, config.max_json_bytes)
+    about = {"format": kind, **({"timezone": export.timezone} if kind == BUSINESS_SUITE else {})}
+    return ingest_records(source, followers, config, followers_date, profile_dir, target, about)
+
+
+def ingest_records(
+    source: SourceData,
+    followers: list[Path],
+    config: Config = PAPER,
+    followers_date: str | None = None,
+    profile_dir: Path | None = None,
+    target: str | None = None,
+    about: dict[str, Any] | None = None,
+) -> IngestResult:
+    """Label the posts a reader returned: the step of :func:`ingest_profile` after reading.
+
+    Changing the number of classes or the window means calling this again with
+    another ``config``, not reading the folder again.
+
+    Parameters
+    ----------
+    source : what a reader of :mod:`instapop.sources` returned.
+    followers, config, followers_date, target : as for :func:`ingest_profile`.
+    profile_dir : where the posts were read from (for messages and the summary).
+    about : the source's format (and an export's time zone), for the summary.
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    InstapopError
+        When no post is usable.
+    """
     skipped = list(source.skipped)
     posts = _drop_repeats(list(source.posts), skipped)
     if not posts:
@@ -287,11 +324,16 @@ def ingest_profile(
         warnings += _stale_profile_jsons(source.follower_files, max(p.timestamp for p in posts))
     for warning in warnings:
         log.warning("%s", warning)
+    for post in posts:
+        if post.missing:
+            log.warning("%s: carousel kept without %s", post.source, "; ".join(post.missing))
+    if source.orphan_media:
+        n_orphans = len(source.orphan_media)
+        log.warning("%d media files have no metadata (not used; summary.json orphan_media)", n_orphans)
     if history.points.empty and choice.name == POR:
         log.warning("no follower history: followers, PoR and classes are left empty (classes -1)")
     post_table = pd.concat([post_table, post_classes(post_table, config, "target")], axis=1)
     media = label_media(_media_table(posts, post_table), post_table, config, "target")
-    kind = source_format(profile_dir, config.max_json_bytes)
     return IngestResult(
         media,
         post_table,
@@ -302,7 +344,7 @@ def ingest_profile(
         side_files=dict(source.side_files),
         orphan_media=list(source.orphan_media),
         warnings=warnings,
-        source={"format": kind, **({"timezone": export.timezone} if kind == BUSINESS_SUITE else {})},
+        source=dict(about or {}),
         target={
             "name": choice.name,
             "formula": choice.formula,

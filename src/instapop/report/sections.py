@@ -261,6 +261,8 @@ def quality_section(run: RunFiles) -> Section:
         parts.append(
             paragraph(f"{len(run.excluded)} posts or files left out at ingest.") + table(run.excluded)
         )
+    if run.summary is not None:
+        parts.append(_source_notes(run.summary))
     parts.append("<h3>Low-confidence labels</h3>")
     if run.media is None:
         parts.append(missing(NEEDS_INGEST))
@@ -280,6 +282,31 @@ def quality_section(run: RunFiles) -> Section:
     unreadable = _unreadable(run)
     parts.append(paragraph(f"{len(unreadable)} media or files could not be used.") + table(unreadable))
     return Section("quality", title, "".join(parts))
+
+
+def _source_notes(summary: dict) -> str:
+    """Follower-date warnings, partial carousels, orphan media and side files from summary.json."""
+    parts = ["<h3>Follower history</h3>"]
+    warnings = summary.get("follower_warnings", [])
+    parts.append("".join(f'<p class="missing">{esc(w)}</p>' for w in warnings) or paragraph("No warnings."))
+    partial = pd.DataFrame(
+        [(p["post"], "; ".join(p["missing"])) for p in summary.get("partial_posts", [])],
+        columns=["post", "missing files"],
+    )
+    parts.append("<h3>Partial carousels</h3>")
+    kept = paragraph(f"{len(partial)} carousels kept with only the children that were downloaded.")
+    parts.append(kept + table(partial))
+    orphans = pd.DataFrame({"file": summary.get("orphan_media", [])})
+    parts.append("<h3>Media without metadata</h3>")
+    parts.append(
+        paragraph(f"{len(orphans)} media files in the folder that no post's metadata names (not used).")
+        + table(orphans)
+    )
+    sides = summary.get("side_files", {})
+    counts = ", ".join(f"{n} {kind}" for kind, n in sides.items()) or "none"
+    parts.append("<h3>Other files</h3>")
+    parts.append(paragraph(f"Files recognised and not used as posts: {counts}."))
+    return "".join(parts)
 
 
 def _unreadable(run: RunFiles) -> pd.DataFrame:

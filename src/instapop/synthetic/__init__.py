@@ -36,13 +36,18 @@ Files in ``profile/`` (base = ``%Y-%m-%d_%H-%M-%S_UTC`` of the post, unique per 
 ------------------------------------------------------------------------------------------
 - ``<base>.json.xz`` (about 2/3 of posts, compact JSON in xz) or ``<base>.json``
   (indented), envelope ``{"node": {...}, "instaloader": {"node_type": "Post", "version": V}}``.
-- single image: ``<base>.jpg``; single video: ``<base>.mp4`` + thumbnail ``<base>.jpg``;
+- single image: ``<base>.jpg``; single video: ``<base>.mp4`` + thumbnail ``<base>.jpg``,
+  or, for posts in the iPhone shape (4.13), ``<base>_1.mp4`` + cover ``<base>_2.jpg``;
   carousel item i (1-based): ``<base>_<i>.jpg``, or ``<base>_<i>.mp4`` + ``<base>_<i>.jpg``.
   Images are 1080x1080, 1080x1350 or 1080x566 JPEG (a carousel's items share one aspect).
   Videos are H.264 ``.mp4``, 3-30 s; ``video_size="small"``: 256 px wide at 10 fps,
   ``"720p"``: 720x720, 720x900 or 1280x720 at 30 fps. The thumbnail is the first frame
   upscaled to 1080 px wide.
 - ``<base>.txt``: the caption, only when the post has one (about 90 % do).
+- ``<base>_comments.json`` for posts in the iPhone shape (downloaded with ``--comments``):
+  a JSON list of comments (``ground_truth.json`` ``side_files``).
+- two orphan media, ``<base>_1.jpg`` and ``<base>_2.jpg`` of a post 3 days before the first
+  whose metadata is missing, as in real downloads (``ground_truth.json`` ``orphan_media``).
 - ``synthetic_brand_<owner id>.json.xz``: node_type ``Profile``, ``edge_followed_by.count``
   = followers at download time; the file's mtime is the download time.
 - also written, as Instaloader does, and to be skipped by a reader:
