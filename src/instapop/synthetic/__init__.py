@@ -209,7 +209,7 @@ def generate_profile(
     plan = plan_profile(n_posts, seed, signal, config)
     media = write_posts(plan, profile_dir, video_size, progress)
     if export:
-        _renamed_in_truth(media, media_by_shortcode(plan, profile_dir))
+        media_by_shortcode(plan, profile_dir, media)
         write_export(plan, out_dir / EXPORT_NAME)
     else:
         write_profile_files(plan, profile_dir)
@@ -221,14 +221,6 @@ def generate_profile(
     write_ground_truth(plan, media, params, result.ground_truth)
     logger.info("wrote a %d-post synthetic profile (%d media) to %s", n_posts, len(media), profile_dir)
     return result
-
-
-def _renamed_in_truth(media: dict[str, Any], stems: dict[str, str]) -> None:
-    """Point the ground truth's media paths at their shortcode names."""
-    for media_id, entry in media.items():
-        for key in ("path", "thumbnail"):
-            if entry.get(key):
-                entry[key] = stems[media_id] + Path(entry[key]).suffix
 
 
 def _fresh_profile_dir(out_dir: Path, name: str = "profile") -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,26 +33,24 @@ REACH_NOISE = 0.1  # sigma of the log-normal noise on reach
 SHARE_RATE, SAVE_RATE = 0.02, 0.04  # shares and saves per like
 
 
-def media_by_shortcode(plan: ProfilePlan, media_dir: Path) -> dict[str, str]:
-    """Rename the media files written under their Instaloader names to shortcode names; drop metadata.
+def media_by_shortcode(plan: ProfilePlan, media_dir: Path, truth: dict[str, Any]) -> None:
+    """Rename the media written under their Instaloader names to shortcode names; drop everything else.
 
-    Returns
-    -------
-    {media id: new file stem}, for the ground truth.
+    ``truth`` (the ground truth of every media item, as ``write_posts`` returns it) gets the new names.
     """
-    renamed = {}
     for post in plan.posts:
-        for path in media_dir.glob(f"{post.base}*"):
-            if path.suffix in (".json", ".xz", ".txt"):
-                path.unlink()
         for i, media in enumerate(post.media, start=1):
             stem = f"{post.shortcode}_{i}" if post.is_carousel else post.shortcode
-            for suffix in (".mp4", ".jpg"):
-                old = media_dir / f"{media.media_id}{suffix}"
-                if old.is_file():
-                    old.rename(media_dir / f"{stem}{suffix}")
-            renamed[media.media_id] = stem
-    return renamed
+            entry = truth[media.media_id]
+            for key in ("path", "thumbnail"):
+                if entry.get(key):
+                    new = f"{stem}{Path(entry[key]).suffix}"
+                    (media_dir / entry[key]).rename(media_dir / new)
+                    entry[key] = new
+    named = {entry[key] for entry in truth.values() for key in ("path", "thumbnail") if entry.get(key)}
+    for path in media_dir.iterdir():
+        if path.name not in named:  # metadata, captions, comments: an export has none of them
+            path.unlink()
 
 
 def write_export(plan: ProfilePlan, path: Path) -> dict[str, dict[str, int]]:
