@@ -341,11 +341,13 @@ def test_generated_export_runs_end_to_end_and_learns_the_planted_signal(
     """The shared 60-post brand (seed 7) as an export, through the study's stages up to the report.
 
     Same pictures as the shared Instaloader profile, so the session's feature cache serves both.
-    Training and explanations are left out: they read the run folder as for any source (and
-    take a minute), while everything the export changes (ingest, labels, CV, report) runs.
+    Explanations are left out: they read the run folder as for any source (and take a minute),
+    while everything the target changes (ingest, labels, CV, the model card, the report) runs.
     """
     from instapop import pipeline
+    from instapop.predict import model_card
     from instapop.synthetic import generate_profile
+    from instapop.training import load_model
     from instapop.validation import row_of
     from support import TEST_CONFIG
 
@@ -357,6 +359,7 @@ def test_generated_export_runs_end_to_end_and_learns_the_planted_signal(
     pipeline.embed_stage(run_dir, TEST_CONFIG, feature_cache, progress=False)
     pipeline.dedup_stage(run_dir, TEST_CONFIG)
     pipeline.evaluate_stage(run_dir, TEST_CONFIG, progress=False)
+    pipeline.train_stage(run_dir, TEST_CONFIG, n_classes=2)
     report = pipeline.report_stage(run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["posts"] == 60 and summary["excluded"] == {} and summary["orphan_media"] == []
@@ -368,3 +371,5 @@ def test_generated_export_runs_end_to_end_and_learns_the_planted_signal(
     image, majority = (row_of(cv, "image", a, 2)["accuracy"]["mean"] for a in ("image", "majority"))
     assert image >= 0.75 and image >= majority + 0.2
     assert "Popularity here is reach-rate" in report.read_text()
+    card = model_card(load_model(run_dir / "model"))
+    assert card["target"]["name"] == REACH_RATE and len(card["media"]["image"]["boundaries"]) == 1

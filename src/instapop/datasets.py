@@ -7,6 +7,7 @@ and was not removed by dedup. Every item left out for another reason than dedup 
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,8 @@ class Dataset:
         Id of the encoder the features come from.
     skipped : list of dict
         Items left out (``media_id``, ``reason``), dedup removals excepted.
+    target : str
+        What the labels rank: ``por``, ``reach-rate`` or ``reach`` (see :mod:`instapop.targets`).
     """
 
     images: MediaSet
@@ -89,6 +92,7 @@ class Dataset:
     video_thumbs: np.ndarray
     backbone: str
     skipped: list[dict[str, str]] = field(default_factory=list)
+    target: str = "por"
 
     @property
     def n_classes(self) -> tuple[int, ...]:
@@ -200,7 +204,11 @@ def load_run_dataset(run_dir: Path) -> Dataset:
         removed = removed_ids(load_dedup(run_dir))
     else:
         log.warning("%s: no dedup.csv, near-duplicates are not removed (run `instapop dedup`)", run_dir)
-    return build_dataset(load_media(run_dir), FeatureSet.load(run_dir / "features"), removed)
+    dataset = build_dataset(load_media(run_dir), FeatureSet.load(run_dir / "features"), removed)
+    summary = run_dir / "summary.json"
+    if summary.is_file():  # the target ingest chose; a run folder from before targets has none
+        dataset.target = (json.loads(summary.read_text()).get("target") or {}).get("name", "por")
+    return dataset
 
 
 def _quantile_classes(values: np.ndarray, n_classes: int) -> np.ndarray:
