@@ -25,6 +25,7 @@ from typing import Any
 from instapop.config import PAPER, Config
 from instapop.embed.cache import default_cache_dir, write_atomically
 from instapop.errors import InstapopError
+from instapop.sources.matching import ExportOptions
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +129,19 @@ class _Stages:
 
 
 def ingest_stage(
-    run_dir: Path, profile_dir: Path, followers: list[Path], config: Config, followers_date: str | None = None
+    run_dir: Path,
+    profile_dir: Path,
+    followers: list[Path],
+    config: Config,
+    followers_date: str | None = None,
+    export: ExportOptions | None = None,
+    target: str | None = None,
 ) -> None:
     """Read the profile and follower history; write the labelled media table."""
     from instapop.ingest import ingest_profile
 
-    ingest_profile(profile_dir, followers, config=config, followers_date=followers_date).write(run_dir)
+    result = ingest_profile(profile_dir, followers, config, followers_date, export=export, target=target)
+    result.write(run_dir)
 
 
 def embed_stage(run_dir: Path, config: Config, cache_dir: Path, progress: bool = True) -> None:
@@ -198,12 +206,15 @@ def run_study(
     exclude: list[str] | None = None,
     progress: bool = True,
     announce: Callable[[str], None] = log.info,
+    export: ExportOptions | None = None,
+    target: str | None = None,
 ) -> StudyResult:
     """Run ingest -> labels -> embeddings -> dedup -> evaluate -> train -> explain -> report.
 
     Parameters
     ----------
-    profile_dir : Instaloader profile folder (or a folder with a manifest.csv).
+    profile_dir : Instaloader profile folder (or a folder with a manifest.csv, a Business
+        Suite export CSV, a folder of Graph API pages).
     followers : follower-history files (any format ``instapop.followers`` reads).
     run_dir : folder that receives every stage's outputs; created if missing.
     config : the study's settings; ``PAPER`` is the paper's configuration.
@@ -212,6 +223,8 @@ def run_study(
     exclude : media ids or paths a person wants out of training (logos, product sheets).
     announce : called with a one-line title as each stage starts, and with one line naming a
         stage that cannot run and why (the CLI prints them).
+    export : an export's media folder, media mapping, time zone and date order.
+    target : what popularity means (``por``, ``reach-rate``, ``reach``; None: chosen from the data).
 
     Returns
     -------
@@ -229,7 +242,7 @@ def run_study(
     config.save(run_dir / "config.json")
     stages = _Stages(run_dir, announce)
 
-    stages.run("ingest", lambda: ingest_stage(run_dir, profile_dir, followers, config, followers_date))
+    stages.run("ingest", lambda: ingest_stage(run_dir, profile_dir, followers, config, followers_date, export, target))
     stages.run("embed", lambda: embed_stage(run_dir, config, cache_dir, progress))
     stages.run("dedup", lambda: dedup_stage(run_dir, config, exclude))
     stages.run("evaluate", lambda: evaluate_stage(run_dir, config, progress))

@@ -27,6 +27,29 @@ def label_n(run: RunFiles) -> int | None:
     return max(ns) if ns else None
 
 
+def target_name(run: RunFiles) -> str:
+    """What the classes rank: ``PoR`` (the paper's), ``reach-rate`` or ``reach`` (summary.json ``target``)."""
+    name = ((run.summary or {}).get("target") or {}).get("name", "por")
+    return "PoR" if name == "por" else name
+
+
+def target_sentence(run: RunFiles) -> str:
+    """Which target the labels use and why; how PoR and reach-rate agree when both are known; or ""."""
+    target = (run.summary or {}).get("target")
+    if not target:
+        return ""
+    text = f"Popularity here is {target_name(run)} = {target['formula']}: {target['why']}."
+    agreement = target.get("agreement_with_por")
+    if agreement:
+        rho = agreement["spearman"]
+        strength = "closely" if rho >= 0.8 else "roughly" if rho >= 0.5 else "weakly"
+        text += (
+            f" PoR and reach-rate rank the posts {strength} alike "
+            f"(Spearman {rho:.2f} over {agreement['posts']} posts)."
+        )
+    return text
+
+
 def post_rows(media: pd.DataFrame) -> pd.DataFrame:
     """One row per (post, media type): a post's PoR as its images and its videos see it."""
     return media.drop_duplicates(["post_id", "media_type"])
@@ -83,14 +106,18 @@ def labels_section(run: RunFiles) -> Section:
     if run.media is None or n is None:
         return Section("labels", title, missing(NEEDS_INGEST))
     window = run.config.window_days
+    name = target_name(run)
+    value = "target" if "target" in run.media.columns else "por"
     body = paragraph(
         f"Each post is put in one of {n} popularity classes "
-        "(0 = least popular) by comparing its PoR with the "
+        f"(0 = least popular) by comparing its {name} with the "
         f"posts around it: a rolling window of {window:g} days, widened to at least "
         f"{run.config.min_window_posts} posts. Left, one split for all time; right, the rolling window, "
         "which keeps a long quiet stretch or a wrong follower count from putting all its posts in one class. "
         "Images and videos are labelled separately."
-    ) + image(figures.class_assignment(run.media, n), "class assignment over time", "Paper Fig. 2.")
+    )
+    figure = figures.class_assignment(run.media, n, value, name)
+    body += image(figure, "class assignment over time", "Paper Fig. 2.")
     return Section("labels", title, body)
 
 

@@ -8,6 +8,12 @@
 
 The side files live outside ``profile/`` so a reader never sees them.
 
+``generate_profile(out_dir, format="business-suite")`` writes the same brand as its social
+team would have it instead of ``profile/``: ``out_dir/export.csv``, a Meta Business Suite
+posts export with planted reach, shares and saves, and ``out_dir/media/``, the files named
+by shortcode (see :mod:`instapop.synthetic._business_suite`); ground truth media paths are
+relative to ``media/``.
+
 Popularity model
 ----------------
 PoR = base(t) x signal x media type x repost x noise, and likes + comments = PoR x true
@@ -116,6 +122,7 @@ from typing import Any
 
 from instapop.config import PAPER, Config
 from instapop.errors import BadInputError, InstapopError
+from instapop.synthetic._business_suite import EXPORT_NAME, media_by_shortcode, write_export
 from instapop.synthetic._plan import ProfilePlan, plan_profile
 from instapop.synthetic._video import VIDEO_SIZES
 from instapop.synthetic._write import (
@@ -130,13 +137,14 @@ __all__ = ["SyntheticProfile", "generate_profile", "load_ground_truth", "plan_pr
 logger = logging.getLogger(__name__)
 
 GROUND_TRUTH_KEYS = ("media", "posts", "duplicate_pairs", "same_shoot_pairs", "wrong_followers")
+FORMATS = ("instaloader", "business-suite")
 
 
 @dataclass(frozen=True)
 class SyntheticProfile:
     """Where a generated profile's three parts are."""
 
-    profile_dir: Path  # out_dir/"profile": the Instaloader folder (posts + one Profile json)
+    profile_dir: Path  # out_dir/"profile": the Instaloader folder (posts + one Profile json); or export.csv
     followers_csv: Path  # out_dir/"followers.csv": sparse `date,followers` history (with a wrong stretch)
     ground_truth: Path  # out_dir/"ground_truth.json"
 
@@ -149,6 +157,7 @@ def generate_profile(
     video_size: str = "small",
     config: Config = PAPER,
     progress: bool = True,
+    format: str = "instaloader",
 ) -> SyntheticProfile:
     """Write a synthetic Instaloader profile, its follower history and its ground truth.
 
@@ -170,6 +179,8 @@ def generate_profile(
         Supplies the ``synth_*`` constants of the popularity model.
     progress : bool
         Show a progress bar over posts (only on a terminal).
+    format : str
+        ``"instaloader"`` (a profile folder) or ``"business-suite"`` (``export.csv`` + ``media/``).
 
     Returns
     -------
@@ -190,21 +201,30 @@ def generate_profile(
         raise InstapopError(f"n_posts must be at least 2; got {n_posts}")
     if video_size not in VIDEO_SIZES:
         raise InstapopError(f"video_size must be one of {sorted(VIDEO_SIZES)}; got {video_size!r}")
+    if format not in FORMATS:
+        raise InstapopError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     out_dir = Path(out_dir)
-    profile_dir = _fresh_profile_dir(out_dir)
+    export = format == "business-suite"
+    profile_dir = _fresh_profile_dir(out_dir, "media" if export else "profile")
     plan = plan_profile(n_posts, seed, signal, config)
     media = write_posts(plan, profile_dir, video_size, progress)
-    write_profile_files(plan, profile_dir)
-    result = SyntheticProfile(profile_dir, out_dir / "followers.csv", out_dir / "ground_truth.json")
+    if export:
+        media_by_shortcode(plan, profile_dir, media)
+        write_export(plan, out_dir / EXPORT_NAME)
+    else:
+        write_profile_files(plan, profile_dir)
+    source = out_dir / EXPORT_NAME if export else profile_dir
+    result = SyntheticProfile(source, out_dir / "followers.csv", out_dir / "ground_truth.json")
     write_followers_csv(plan, result.followers_csv)
     params = {"n_posts": n_posts, "signal": signal, "video_size": video_size, **_synth_constants(config)}
+    params["format"] = format
     write_ground_truth(plan, media, params, result.ground_truth)
     logger.info("wrote a %d-post synthetic profile (%d media) to %s", n_posts, len(media), profile_dir)
     return result
 
 
-def _fresh_profile_dir(out_dir: Path) -> Path:
-    profile_dir = out_dir / "profile"
+def _fresh_profile_dir(out_dir: Path, name: str = "profile") -> Path:
+    profile_dir = out_dir / name
     if profile_dir.exists() and any(profile_dir.iterdir()):
         if not (out_dir / "ground_truth.json").is_file():
             raise InstapopError(
