@@ -242,9 +242,10 @@ def run_study(
     config.save(run_dir / "config.json")
     stages = _Stages(run_dir, announce)
 
-    stages.run(
-        "ingest", lambda: ingest_stage(run_dir, profile_dir, followers, config, followers_date, export, target)
-    )
+    def ingest() -> None:
+        ingest_stage(run_dir, profile_dir, followers, config, followers_date, export, target)
+
+    stages.run("ingest", ingest)
     stages.run("embed", lambda: embed_stage(run_dir, config, cache_dir, progress))
     stages.run("dedup", lambda: dedup_stage(run_dir, config, exclude))
     stages.run("evaluate", lambda: evaluate_stage(run_dir, config, progress))
