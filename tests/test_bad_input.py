@@ -23,7 +23,7 @@ from instapop.errors import InstapopError
 from instapop.ingest import ingest_profile
 from instapop.media import load_image, sample_video
 from instapop.sources import read_instaloader_folder, read_source
-from test_ingest import T0, envelope, graphql_node, write_json, write_media
+from test_ingest import T0, envelope, graphql_node, write_json, write_media, write_post
 from test_media import write_noise, write_video
 
 CONFIG = Config(n_classes=(2,), window_days=20.0, min_window_posts=3, max_json_bytes=MAX_JSON_BYTES)
@@ -92,7 +92,8 @@ def test_follower_rows_with_bad_values_are_listed_and_doubts_reported(corpus):
 
 
 def test_a_folder_of_10000_empty_files_is_read_around(tmp_path):
-    write_post_corpus(tmp_path, n_good=3)
+    for i in range(3):
+        write_post(tmp_path, f"good{i}", graphql_node(900 + i, T0 + i * 86_400, 50, 3, ["image"]), ["image"])
     write_empty_files(tmp_path, 10_000)
 
     result = ingest_profile(tmp_path, [], CONFIG)
