@@ -111,6 +111,7 @@ from typing import Any
 
 from instapop.config import PAPER, Config
 from instapop.errors import BadInputError, InstapopError
+from instapop.synthetic._dedup_cases import DedupCases, generate_dedup_cases
 from instapop.synthetic._plan import ProfilePlan, plan_profile
 from instapop.synthetic._video import VIDEO_SIZES
 from instapop.synthetic._write import (
@@ -120,7 +121,15 @@ from instapop.synthetic._write import (
     write_profile_files,
 )
 
-__all__ = ["SyntheticProfile", "generate_profile", "load_ground_truth", "plan_profile", "ProfilePlan"]
+__all__ = [
+    "DedupCases",
+    "ProfilePlan",
+    "SyntheticProfile",
+    "generate_dedup_cases",
+    "generate_profile",
+    "load_ground_truth",
+    "plan_profile",
+]
 
 logger = logging.getLogger(__name__)
 
