@@ -70,7 +70,7 @@ class Config:
     verify_min_contained: float = 0.6  # share of one picture the map must lay inside the other
     verify_max_second: float = 0.05  # a second map fitting this share of the first's inliers (and at
     # least verify_min_inliers): a part of the picture moved against the rest, a re-shoot
-    verify_min_agreement: float = 0.75  # share of textured overlap tiles whose pixels must agree
+    verify_min_agreement: float = 0.83  # share of textured overlap tiles whose pixels must agree
 
     # --- models (paper §4.2) ---
     dropout: float = 0.2

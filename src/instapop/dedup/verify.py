@@ -247,7 +247,7 @@ def _fit_affine(pa: np.ndarray, pb: np.ndarray, ransac_px: float) -> tuple[np.nd
     affine, mask = cv2.estimateAffine2D(
         pa, pb, method=cv2.RANSAC, ransacReprojThreshold=ransac_px, maxIters=2000, confidence=0.995
     )
-    if affine is None:
+    if affine is None or not np.isfinite(affine).all():  # degenerate samples can give an infinite map
         return None, np.zeros(len(pa), bool)
     return affine, mask.ravel().astype(bool)
 
