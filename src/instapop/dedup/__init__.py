@@ -38,16 +38,29 @@ Steps
      them either; a fence at a fixed number of spreads below the median is
      stable and says in numbers why it lies where it lies.
 
-   ``Config.dup_threshold`` (CLI ``--dup-threshold``) overrides the rule, as
-   the paper adjusts its guess after looking at the pairs
-   (``dedup_pairs.png`` shows them).
-3. **Pairs**: every two images closer than or at the threshold. Two videos
-   are duplicates when their thumbnail embeddings are within the same
-   threshold *and* their duration and frame rate match within
-   ``Config.video_duration_tol_s`` and ``Config.video_fps_tol``. The
-   threshold comes from the images (thumbnails are pictures in the same
-   embedding space); from the thumbnails only when a profile has too few
-   images.
+   With verification (``Config.dup_verify``, the default) the same rule with
+   ``k = Config.dup_candidate_k = 0`` is only a *candidate bound*: pairs
+   closer than the median NN distance, where one is among the other's
+   ``Config.dup_candidate_neighbours`` nearest. Embedding distance cannot
+   tell a re-crop of one photograph from a similar photograph (on the
+   development profile a repost sits at 7.66 and the next day's different
+   selfie at 7.78), so the pictures decide. ``Config.dup_threshold`` (CLI
+   ``--dup-threshold``) replaces the bound (every pair within it is a
+   candidate), or, without verification, the threshold, as the paper adjusts
+   its guess after looking at the pairs (``dedup_pairs.png`` shows them).
+3. **Candidates and verification** (:mod:`instapop.dedup.verify`): the pairs
+   within the bound, plus pictures shown inside a frame (a border, a phone
+   screenshot) paired with the picture their content resembles most, whose
+   embedding is far (:func:`~instapop.dedup.verify.framed_candidates`). Each
+   pair is a duplicate when the two files show the same photograph: one
+   geometric map, nothing that moved, the pixels agreeing (see that module).
+   Two videos are candidates when their thumbnail embeddings are within the
+   bound *and* their duration and frame rate match within
+   ``Config.video_duration_tol_s`` and ``Config.video_fps_tol``; their
+   thumbnails are verified. The bound comes from the images (thumbnails are
+   pictures in the same embedding space); from the thumbnails only when a
+   profile has too few images. Every candidate is kept with its evidence in
+   ``dedup.json``.
 4. **Conflicts** (:func:`resolve_conflicts`, pure). The paper: when the two
    copies' classes differ a single post beats a carousel (a carousel's likes
    are shared by all its media, so its label speaks less for any one of
@@ -58,7 +71,7 @@ Steps
    whether the classes differed.
 
    Groups of more than two copies are resolved greedily in that order: the
-   best item is kept and every item within the threshold of it is removed
+   best item is kept and every verified duplicate of it is removed
    with it as partner; then the best remaining item, and so on. So no two
    kept items are duplicates of each other, and a chain A~B~C whose ends are
    not duplicates keeps A and C and removes only B.
@@ -510,7 +523,8 @@ class DedupResult:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.table.to_csv(run_dir / "dedup.csv", index=False)
         (run_dir / "dedup.json").write_text(json.dumps(self.summary(), indent=2))
-        plot_nn_histogram(self.nn_distances, self.threshold, run_dir / "dedup_hist.png")
+        label = "candidate bound" if self.verified else "threshold"
+        plot_nn_histogram(self.nn_distances, self.threshold, run_dir / "dedup_hist.png", label)
         removed = self.table[~self.table["kept"] & (self.table["partner"] != "")]
         rejected = self.candidates[~self.candidates["same"].astype(bool)]
         contact_sheet(
@@ -771,8 +785,10 @@ def removed_ids(table: pd.DataFrame) -> set[str]:
 # --------------------------------------------------------------------------- figures
 
 
-def plot_nn_histogram(nn_distances: np.ndarray, threshold: ThresholdChoice, path: Path) -> None:
-    """Histogram of nearest-neighbour distances with the threshold line (paper Fig. 3a)."""
+def plot_nn_histogram(
+    nn_distances: np.ndarray, threshold: ThresholdChoice, path: Path, label: str = "threshold"
+) -> None:
+    """Histogram of nearest-neighbour distances with the threshold or candidate bound (paper Fig. 3a)."""
     from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas on save
 
     fig = Figure(figsize=(7, 4), dpi=110)
@@ -782,9 +798,9 @@ def plot_nn_histogram(nn_distances: np.ndarray, threshold: ThresholdChoice, path
         ax.hist(distances, bins=min(60, max(10, len(distances) // 4)), color="#7a9cc6", edgecolor="white")
         median = float(np.median(distances))
         ax.axvline(median, color="grey", linestyle=":", label=f"median {median:.2f}")
-    ax.axvline(threshold.value, color="#c0392b", linewidth=2, label=f"threshold {threshold.value:.2f}")
+    ax.axvline(threshold.value, color="#c0392b", linewidth=2, label=f"{label} {threshold.value:.2f}")
     n_below = int((distances <= threshold.value).sum())
-    ax.set_title(f"Nearest-neighbour distance per image ({n_below} of {len(distances)} within threshold)")
+    ax.set_title(f"Nearest-neighbour distance per image ({n_below} of {len(distances)} within the {label})")
     ax.set_xlabel("Euclidean distance to the closest other image")
     ax.set_ylabel("images")
     ax.legend()
