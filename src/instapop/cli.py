@@ -330,16 +330,25 @@ def dedup(
     run_dir: Annotated[Path, typer.Argument(help="Run folder holding media.csv and features/.")],
     dup_threshold: Annotated[
         float | None,
-        typer.Option(help="Distance at or below which two media are duplicates (default: automatic)."),
+        typer.Option(
+            help="Embedding distance bounding the candidate pairs, each then verified by the pictures "
+            "(with --no-verify: the duplicate threshold). Default: automatic."
+        ),
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(help="Verify candidates by the pictures; --no-verify keeps the paper's distance rule."),
+    ] = True,
     exclude: Annotated[
         Path | None, typer.Option(help="Text file of media ids or paths to leave out (one a line).")
     ] = None,
 ) -> None:
     """Find near-duplicate images and videos; decide which copy stays (nothing is deleted).
 
-    Writes dedup.csv (kept/removed, reason, partner), dedup.json, dedup_hist.png
-    and dedup_pairs.png into RUN_DIR.
+    Candidate pairs come from the embeddings (and framed pictures); each is verified by
+    the pictures themselves. Writes dedup.csv (kept/removed, reason, partner, evidence),
+    dedup.json (every candidate with its evidence), dedup_hist.png and dedup_pairs.png
+    (removed pairs and, apart, the rejected near candidates) into RUN_DIR.
 
     Example: instapop dedup run --exclude logos.txt
     """
@@ -348,7 +357,7 @@ def dedup(
 
     try:
         excluded = read_exclude_file(exclude) if exclude is not None else None
-        dedup_stage(run_dir, Config(dup_threshold=dup_threshold), excluded)
+        dedup_stage(run_dir, Config(dup_threshold=dup_threshold, dup_verify=verify), excluded)
     except InstapopError as err:
         _fail(err)
     typer.echo(describe_summary(json.loads((run_dir / "dedup.json").read_text())))

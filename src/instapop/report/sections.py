@@ -129,8 +129,15 @@ def duplicates_section(run: RunFiles) -> Section:
             "duplicates", title, missing("Needs dedup.json: run `instapop dedup` into this folder.")
         )
     s = run.dedup_summary
+    if s.get("verified_by_pictures"):
+        found = (
+            f"Candidate bound {s['threshold']:.3f} ({s['rule']}); {s['n_candidates']} candidate pairs "
+            f"verified by the pictures, {s['n_pairs']} of them the same photograph"
+        )
+    else:
+        found = f"Distance threshold {s['threshold']:.3f} ({s['rule']}); {s['n_pairs']} duplicate pairs"
     text = (
-        f"Distance threshold {s['threshold']:.3f} ({s['rule']}); {s['n_pairs']} duplicate pairs; removed "
+        f"{found}; removed "
         f"{s['n_removed_duplicates']['image']} images and "
         f"{s['n_removed_duplicates']['video']} videos as duplicates "
         f"and {s['n_excluded']} excluded by hand; {s['n_kept']} media kept."
@@ -143,7 +150,12 @@ def duplicates_section(run: RunFiles) -> Section:
             "Paper Fig. 3a: each picture's distance to its nearest "
             "other picture; the threshold cuts off the left tail.",
         ),
-        ("dedup_pairs.png", "removed pairs", "Removed pairs: kept (left) and removed (right)."),
+        (
+            "dedup_pairs.png",
+            "removed pairs and rejected candidates",
+            "Removed pairs, kept (left) and removed (right), with their evidence; below them the near "
+            "candidates the verification rejected, with the reason.",
+        ),
     ):
         path = run.path(name)
         body += (

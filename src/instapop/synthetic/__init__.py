@@ -123,6 +123,7 @@ from typing import Any
 from instapop.config import PAPER, Config
 from instapop.errors import BadInputError, InstapopError
 from instapop.synthetic._business_suite import EXPORT_NAME, media_by_shortcode, write_export
+from instapop.synthetic._dedup_cases import DedupCases, generate_dedup_cases
 from instapop.synthetic._plan import ProfilePlan, plan_profile
 from instapop.synthetic._video import VIDEO_SIZES
 from instapop.synthetic._write import (
@@ -132,7 +133,15 @@ from instapop.synthetic._write import (
     write_profile_files,
 )
 
-__all__ = ["SyntheticProfile", "generate_profile", "load_ground_truth", "plan_profile", "ProfilePlan"]
+__all__ = [
+    "DedupCases",
+    "ProfilePlan",
+    "SyntheticProfile",
+    "generate_dedup_cases",
+    "generate_profile",
+    "load_ground_truth",
+    "plan_profile",
+]
 
 logger = logging.getLogger(__name__)
 
