@@ -156,3 +156,32 @@ def test_the_ingest_stage_writes_the_context_of_every_item(make_run):
     assert list(context.index) == list(load_media(run_dir)["media_id"])
     assert np.isfinite(context.to_numpy()).all()
     assert context["video_share"].max() > 0  # the generator posts videos
+
+
+def test_the_generator_plants_a_weekend_effect_on_por_only():
+    import dataclasses
+
+    from instapop.config import PAPER
+    from instapop.synthetic._plan import is_weekend, plan_profile
+
+    plain = plan_profile(200, 5, True, PAPER)
+    planted = plan_profile(200, 5, True, dataclasses.replace(PAPER, synth_weekend_factor=1.5))
+    weekend = is_weekend([p.timestamp for p in plain.posts])
+    days = [pd.Timestamp(p.timestamp, unit="s").day_name() for p in plain.posts]
+    assert [day in ("Saturday", "Sunday") for day in days] == list(weekend) and 0 < weekend.sum() < 200
+    ratio = np.array([b.por / a.por for a, b in zip(plain.posts, planted.posts, strict=True)])
+    np.testing.assert_allclose(ratio, np.where(weekend, 1.5, 1.0))
+    assert [p.media for p in plain.posts] == [p.media for p in planted.posts]  # same pictures
+
+
+def test_synth_cli_records_the_weekend_factor(tmp_path):
+    from typer.testing import CliRunner
+
+    from instapop.cli import app
+    from instapop.synthetic import load_ground_truth
+
+    result = CliRunner().invoke(app, ["synth", str(tmp_path), "--posts", "4", "--weekend-factor", "1.5"])
+    assert result.exit_code == 0, result.output
+    assert load_ground_truth(tmp_path / "ground_truth.json")["params"]["synth_weekend_factor"] == 1.5
+    refused = CliRunner().invoke(app, ["synth", str(tmp_path / "x"), "--posts", "4", "--weekend-factor", "0"])
+    assert refused.exit_code == 2 and "weekend factor must be positive" in refused.output

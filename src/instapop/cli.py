@@ -56,16 +56,24 @@ def synth(
     seed: SeedOpt = 0,
     no_signal: Annotated[bool, typer.Option("--no-signal", help="Popularity independent of pixels.")] = False,
     video_size: Annotated[str, typer.Option(help="'small' (fast) or '720p' (realistic).")] = "small",
+    weekend_factor: Annotated[
+        float, typer.Option(help="PoR x this for posts on Saturdays and Sundays (UTC): a weekday effect.")
+    ] = Config.synth_weekend_factor,
 ) -> None:
     """Generate a synthetic Instaloader profile with a planted visual signal.
 
-    Example: instapop synth demo-profile --posts 300 --seed 1
+    Example: instapop synth demo-profile --posts 300 --seed 1 --weekend-factor 1.5
     """
     from instapop.synthetic import generate_profile
 
     try:
         profile = generate_profile(
-            out_dir, n_posts=posts, seed=seed, signal=not no_signal, video_size=video_size
+            out_dir,
+            n_posts=posts,
+            seed=seed,
+            signal=not no_signal,
+            video_size=video_size,
+            config=Config(synth_weekend_factor=weekend_factor),
         )
     except InstapopError as err:
         _fail(err)
