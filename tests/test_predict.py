@@ -57,12 +57,12 @@ def test_files_are_typed_by_their_first_bytes(head: bytes, expected: str | None)
     assert sniff_media_type(head) == expected
 
 
-def test_rank_orders_by_expected_score_then_name_and_puts_errors_last() -> None:
+def test_rank_orders_by_score_then_name_and_puts_errors_last() -> None:
     candidates = [
-        Candidate("b.jpg", "image", [0.2, 0.8], 1, 0.8),
+        Candidate("b.jpg", "image", [0.2, 0.8], 1, 0.8, score=0.8),
         Candidate("notes.jpg", "unknown", error="notes.jpg: not an image", error_kind="unsupported"),
-        Candidate("c.mp4", "video", [0.7, 0.3], 0, 0.3),
-        Candidate("a.jpg", "image", [0.2, 0.8], 1, 0.8),
+        Candidate("c.mp4", "video", predicted_class=0, score=0.3, percentile=0.3),  # a ranker's
+        Candidate("a.jpg", "image", [0.2, 0.8], 1, 0.8, score=0.8),
         Candidate("broken.jpg", "image", error="broken.jpg: truncated", error_kind="unreadable"),
     ]
     ranked = Predictor.rank(candidates)

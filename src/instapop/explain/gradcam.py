@@ -6,6 +6,12 @@ Grad-CAM weighs each of the 1280 channels of the last 7x7 feature map by the
 mean gradient of the target logit over that channel and keeps the positive
 part of the weighted sum: a coarse map of where the evidence for the class is.
 
+A ranker has no classes to explain but a score; its change with the embedding
+(``d score / d embedding``) is a fixed direction in embedding space when the score
+is linear in the view-averaged embedding. :func:`score_head` turns that direction
+into a head whose logit is the score, so the same Grad-CAM shows where the
+picture raises the ranker's score.
+
 Kept small and fast: one forward and one backward pass, used by the report,
 ``instapop predict`` and the web page alike.
 """
@@ -70,6 +76,29 @@ def gradcam(backbone: Lite0, head: torch.nn.Module, image: np.ndarray, target: i
     peak = float(cam.max())
     heatmap = cam / peak if peak > 0 else np.zeros_like(cam)
     return GradCam(heatmap=heatmap.astype(np.float32), target=target, probs=probs.astype(np.float32))
+
+
+def score_head(gradient: np.ndarray) -> torch.nn.Module:
+    """A head whose logits are ``[0, gradient . embedding]``: Grad-CAM of class 1 explains a score.
+
+    Parameters
+    ----------
+    gradient : (D,) ``d score / d embedding`` of a ranker (for a linear score: its weights on
+        the embedding, already divided by the scaling it applies).
+
+    Returns
+    -------
+    A linear module from (n, D) embeddings to (n, 2) logits, in eval mode. The constant
+    first logit makes the softmax a sigmoid of the score change, so ``gradcam(...,
+    target=1)`` weighs each channel by how much it moves the score, and an occlusion
+    over video frames (``instapop.explain.video.frame_importance``) measures drops of it.
+    """
+    direction = torch.as_tensor(np.asarray(gradient, dtype=np.float32)).reshape(1, -1)
+    head = torch.nn.Linear(direction.shape[1], 2)
+    with torch.no_grad():
+        head.weight.copy_(torch.cat([torch.zeros_like(direction), direction]))
+        head.bias.zero_()
+    return head.eval()
 
 
 def cell_centres(n_cells: int, length: float) -> np.ndarray:
