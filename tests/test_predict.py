@@ -264,17 +264,17 @@ def test_cli_takes_when_caption_and_plan(
     assert refused.exit_code == 2 and "'tomorrow evening': not a date" in refused.output
 
 
-def test_the_score_head_explains_the_score_direction(predictor: Predictor, unseen) -> None:
-    """Grad-CAM of a ranker's score direction is Grad-CAM of a linear head reading the same direction."""
-    from instapop.explain.gradcam import gradcam, score_head
+def test_score_logits_explain_a_linear_score_by_its_direction(predictor: Predictor, unseen) -> None:
+    """Grad-CAM of a linear score (a ranker's picture part) is that of a linear head reading its direction."""
+    from instapop.explain.gradcam import ScoreLogits, gradcam
     from instapop.media import load_image
 
     image = load_image(planted_media(unseen, "image")[0], size=224)
-    direction = np.random.default_rng(0).normal(size=1280).astype(np.float32)
+    direction = torch.as_tensor(np.random.default_rng(0).normal(size=1280).astype(np.float32))
     head = torch.nn.Linear(1280, 2).eval()
     with torch.no_grad():
-        head.weight.copy_(torch.as_tensor(np.stack([-direction, direction])))
+        head.weight.copy_(torch.stack([-direction, direction]))
     backbone = predictor._backbone_for_gradcam()
-    cam = gradcam(backbone, score_head(direction), image, target=1)
+    cam = gradcam(backbone, ScoreLogits(lambda e: e @ direction + 3.0), image, target=1)
     np.testing.assert_allclose(cam.heatmap, gradcam(backbone, head, image, target=1).heatmap, atol=1e-5)
     assert cam.heatmap.max() == pytest.approx(1.0)

@@ -370,3 +370,70 @@ def describe_fallbacks(fallbacks: Sequence[str], history: dict[str, Any]) -> str
         "carousel": "typical carousel shape",
     }
     return ", ".join(words[f] for f in fallbacks)
+
+
+# --------------------------------------------------------------------------- what the context is worth
+
+
+def readable_timing(context: pd.DataFrame) -> pd.DataFrame:
+    """Hour (0-23, UTC), weekday (0 = Monday) and gap in hours of each item, read back from its features.
+
+    Parameters
+    ----------
+    context : a context table (``media_context``).
+
+    Returns
+    -------
+    Same index; columns ``hour``, ``weekday``, ``gap_hours``.
+    """
+    angle = np.arctan2(context["hour_sin"], context["hour_cos"]) % (2 * math.pi)
+    weekday = context[[f"weekday_{d}" for d in WEEKDAYS]].to_numpy().argmax(axis=1)
+    return pd.DataFrame(
+        {
+            "hour": np.floor(angle / _HOUR_ANGLE + 1e-9).astype(int) % 24,
+            "weekday": weekday,
+            "gap_hours": np.expm1(context["log_gap_hours"]),
+        },
+        index=context.index,
+    )
+
+
+def predictive_value(
+    target: np.ndarray, inputs: dict[str, np.ndarray], groups: np.ndarray, n_splits: int = 5
+) -> dict[str, float]:
+    """How well each block of inputs alone, and all together, predicts ``target`` on unseen posts.
+
+    A ridge regression (features standardised on the training folds, penalty chosen by
+    leave-one-out inside them) is fitted per grouped fold (a post's items stay together);
+    the figure is the Spearman correlation of its out-of-fold predictions with the target.
+    Deterministic: the folds follow the groups, no random draw.
+
+    Parameters
+    ----------
+    target : (n,) e.g. the within-window PoR percentile.
+    inputs : named (n, k) blocks, e.g. ``{"picture": embeddings, "context": context}``.
+    groups : (n,) post of each item.
+    n_splits : folds (fewer if there are fewer posts).
+
+    Returns
+    -------
+    ``{name: spearman}`` for each block and for ``" + ".join(names)`` (all blocks side by side).
+    """
+    from scipy.stats import spearmanr
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import GroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    target = np.asarray(target, dtype=float)
+    blocks = {name: np.asarray(x, dtype=float) for name, x in inputs.items()}
+    blocks[" + ".join(inputs)] = np.hstack(list(blocks.values()))
+    folds = list(GroupKFold(min(n_splits, len(set(groups)))).split(target, groups=groups))
+    result = {}
+    for name, x in blocks.items():
+        predicted = np.zeros_like(target)
+        for train, test in folds:
+            model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 6, 15), gcv_mode="eigen"))
+            predicted[test] = model.fit(x[train], target[train]).predict(x[test])
+        result[name] = round(float(spearmanr(predicted, target).statistic), 3)
+    return result

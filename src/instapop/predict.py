@@ -44,6 +44,7 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -198,7 +199,7 @@ class Verdict:
     predicted_class : 0 = least popular.
     score : in [0, 1], the ranking key: a classifier's expected class over N - 1, a ranker's
         predicted within-window percentile.
-    probs : a classifier's class probabilities; empty for a ranker.
+    probs : class probabilities (a ranker's: ordinal odds around its cuts).
     percentile : a ranker's predicted within-window PoR percentile; None for a classifier.
     picture, context : a ranker's score moves from the profile's average post, due to the
         picture and due to the context; None for a classifier.
@@ -214,11 +215,16 @@ class Verdict:
     fallbacks: tuple[str, ...] = ()
 
 
+def expected_class(probs: Sequence[float]) -> float:
+    """``sum_k p_k * k``: 0 = surely the least popular class, N - 1 = surely the most popular."""
+    return float(np.dot(probs, np.arange(len(probs))))
+
+
 def verdict_from_probs(probs: np.ndarray) -> Verdict:
     """A classifier's verdict: arg-max class, expected class over N - 1 as the score."""
     probs = np.asarray(probs, dtype=np.float64)
-    expected = float(probs @ np.arange(len(probs)))
-    return Verdict(int(np.argmax(probs)), expected / (len(probs) - 1), tuple(float(p) for p in probs))
+    score = expected_class(probs) / (len(probs) - 1)
+    return Verdict(int(np.argmax(probs)), score, tuple(float(p) for p in probs))
 
 
 class MediaScorer(Protocol):
@@ -286,10 +292,10 @@ class Candidate:
     name : the file's path relative to the folder given (just the file name for a file given
         directly); a carousel's name is its folder's, ending in ``/``.
     media_type : ``image``, ``video`` or ``carousel``; ``unknown`` for a file that is neither.
-    probs : a classifier's class probabilities, class 0 = least popular; empty for a ranker
-        and on error.
+    probs : class probabilities, class 0 = least popular (a ranker's: ordinal odds around
+        its class cuts); empty on error.
     predicted_class : the most probable class (a ranker: its percentile's class); -1 on error.
-    expected_score : a classifier's ``sum_k probs[k] * k``, in [0, N-1]; NaN for a ranker and on error.
+    expected_score : ``sum_k probs[k] * k``, in [0, N-1]; NaN on error.
     score : the ranking key in [0, 1] (see :class:`Verdict`); NaN on error.
     percentile : a ranker's predicted within-window percentile; None for a classifier.
     picture, context : how much the picture and the context moved a ranker's score from the
@@ -338,7 +344,7 @@ class Candidate:
             "score": _rounded(self.score) if self.ok else None,
             "probs": [round(p, 6) for p in self.probs],
             "predicted_class": self.predicted_class,
-            "expected_score": _rounded(self.expected_score) if self.ok and self.probs else None,
+            "expected_score": _rounded(self.expected_score) if self.ok else None,
             "percentile": _rounded(self.percentile),
             "contributions": None
             if self.picture is None
@@ -570,20 +576,22 @@ class Predictor:
     def _carousel_verdict(self, items: list[Candidate]) -> Verdict:
         """The post's verdict: every item carries its post's label in training, so the mean of theirs.
 
-        Classifiers: the mean probabilities. Rankers: the mean percentile and moves, the class
-        of the mean by the first item's cuts. A carousel mixing a ranker's items with a
-        classifier's: the mean score, classed by the first item's approach.
+        Classifiers: the mean probabilities. Rankers: the mean percentile, moves and
+        probabilities, the class of the mean percentile by the first item's cuts. A carousel
+        mixing a ranker's items with a classifier's: the mean score, classed by the first
+        item's approach.
         """
         fallbacks = tuple(dict.fromkeys(f for item in items for f in item.fallbacks))
-        if all(item.probs for item in items):
+        ranked = all(item.percentile is not None for item in items)
+        if not ranked and all(item.probs for item in items):
             return dataclasses.replace(
                 verdict_from_probs(np.mean([item.probs for item in items], axis=0)), fallbacks=fallbacks
             )
         score = float(np.mean([item.score for item in items]))
-        ranked = all(item.percentile is not None for item in items)
         return Verdict(
             int(self.scorers[items[0].media_type].classify(np.array([score]))[0]),
             score,
+            probs=tuple(np.mean([item.probs for item in items], axis=0)) if ranked else (),
             percentile=score if ranked else None,
             picture=_mean_or_none([item.picture for item in items]),
             context=_mean_or_none([item.context for item in items]),
@@ -594,7 +602,7 @@ class Predictor:
         candidate.probs = list(verdict.probs)
         candidate.predicted_class = verdict.predicted_class
         candidate.score = verdict.score
-        candidate.expected_score = verdict.score * (self.model.n_classes - 1) if verdict.probs else math.nan
+        candidate.expected_score = expected_class(verdict.probs) if verdict.probs else math.nan
         candidate.percentile, candidate.picture, candidate.context = (
             verdict.percentile,
             verdict.picture,

@@ -8,9 +8,8 @@ part of the weighted sum: a coarse map of where the evidence for the class is.
 
 A ranker has no classes to explain but a score; its change with the embedding
 (``d score / d embedding``) is a fixed direction in embedding space when the score
-is linear in the view-averaged embedding. :func:`score_head` turns that direction
-into a head whose logit is the score, so the same Grad-CAM shows where the
-picture raises the ranker's score.
+is linear in the view-averaged embedding. :class:`ScoreLogits` makes the score a
+logit, so the same Grad-CAM shows where the picture raises the ranker's score.
 
 Kept small and fast: one forward and one backward pass, used by the report,
 ``instapop predict`` and the web page alike.
@@ -18,6 +17,7 @@ Kept small and fast: one forward and one backward pass, used by the report,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,27 +78,27 @@ def gradcam(backbone: Lite0, head: torch.nn.Module, image: np.ndarray, target: i
     return GradCam(heatmap=heatmap.astype(np.float32), target=target, probs=probs.astype(np.float32))
 
 
-def score_head(gradient: np.ndarray) -> torch.nn.Module:
-    """A head whose logits are ``[0, gradient . embedding]``: Grad-CAM of class 1 explains a score.
+class ScoreLogits(torch.nn.Module):
+    """Logits ``[0, score(x)]`` of a function that scores embeddings: class 1 explains the score.
+
+    A ranker scores rather than classifies. With a constant first logit the softmax is a
+    sigmoid of the score, so ``gradcam(..., target=1)`` weighs each channel by how much it
+    raises the score (for a linear score, by ``d score / d embedding``, one fixed direction),
+    and an occlusion over video frames (``instapop.explain.video.frame_importance`` with
+    ``target=1``) measures how much each frame holds it up.
 
     Parameters
     ----------
-    gradient : (D,) ``d score / d embedding`` of a ranker (for a linear score: its weights on
-        the embedding, already divided by the scaling it applies).
-
-    Returns
-    -------
-    A linear module from (n, D) embeddings to (n, 2) logits, in eval mode. The constant
-    first logit makes the softmax a sigmoid of the score change, so ``gradcam(...,
-    target=1)`` weighs each channel by how much it moves the score, and an occlusion
-    over video frames (``instapop.explain.video.frame_importance``) measures drops of it.
+    score : differentiable map from embeddings (images (n, D), videos' frames (n, T, D)) to (n,) scores.
     """
-    direction = torch.as_tensor(np.asarray(gradient, dtype=np.float32)).reshape(1, -1)
-    head = torch.nn.Linear(direction.shape[1], 2)
-    with torch.no_grad():
-        head.weight.copy_(torch.cat([torch.zeros_like(direction), direction]))
-        head.bias.zero_()
-    return head.eval()
+
+    def __init__(self, score: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.score = score
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        score = self.score(embeddings).reshape(-1, 1)
+        return torch.cat([torch.zeros_like(score), score], dim=1)
 
 
 def cell_centres(n_cells: int, length: float) -> np.ndarray:

@@ -162,10 +162,10 @@ function verdictText(candidate) {
 }
 
 function scoreText(candidate) {
-  if (candidate.expected_score !== null) {
-    return `expected class ${candidate.expected_score.toFixed(2)} of ${state.classNames.length - 1}`;
+  if (candidate.percentile !== null) {
+    return `score ${candidate.score.toFixed(3)}: the share of the profile's posts of its time it should beat`;
   }
-  return `score ${candidate.score.toFixed(3)}`;
+  return `expected class ${candidate.expected_score.toFixed(2)} of ${state.classNames.length - 1}`;
 }
 
 function planInputs(node, candidate) {
@@ -205,17 +205,7 @@ function card(candidate) {
   node.dataset.score = candidate.score;
   node.querySelector(".rank").textContent = `#${candidate.rank}`;
   node.querySelector(".verdict").textContent = verdictText(candidate);
-  const bar = node.querySelector(".bar");
-  if (candidate.probs.length) {
-    probabilityBar(bar, candidate.probs);
-  } else {
-    bar.classList.add("single");
-    bar.setAttribute("aria-label", `score ${percent(candidate.score)}`);
-    const segment = element("span");
-    segment.style.width = `${Math.min(Math.max(candidate.score, 0), 1) * 100}%`;
-    segment.style.background = `var(--c${candidate.predicted_class})`;
-    bar.append(segment);
-  }
+  probabilityBar(node.querySelector(".bar"), candidate.probs);
   node.querySelector(".score").textContent = scoreText(candidate);
   const moves = candidate.contributions;
   const movesBox = node.querySelector(".moves");
