@@ -17,7 +17,9 @@ from instapop.context import (
     load_context,
     media_context,
     parse_when,
+    predictive_value,
     read_posts,
+    readable_timing,
     write_context,
 )
 from instapop.errors import InstapopError
@@ -185,3 +187,31 @@ def test_synth_cli_records_the_weekend_factor(tmp_path):
     assert load_ground_truth(tmp_path / "ground_truth.json")["params"]["synth_weekend_factor"] == 1.5
     refused = CliRunner().invoke(app, ["synth", str(tmp_path / "x"), "--posts", "4", "--weekend-factor", "0"])
     assert refused.exit_code == 2 and "weekend factor must be positive" in refused.output
+
+
+def test_readable_timing_reads_hour_weekday_and_gap_back(context):
+    timing = readable_timing(context)
+    assert list(timing.loc[["m1", "m2_1", "m3"], "hour"]) == [0, 18, 6]
+    assert list(timing.loc[["m1", "m2_1", "m3"], "weekday"]) == [0, 5, 6]
+    assert timing.loc["m3", "gap_hours"] == pytest.approx(12)
+
+
+def test_the_heat_map_averages_each_slot_and_blanks_thin_cells():
+    from instapop.report.figures import MIN_CELL_POSTS, context_effects, timing_grid
+
+    rows = [(1, 5, 1.0)] * MIN_CELL_POSTS + [(2, 5, 0.0)] * MIN_CELL_POSTS + [(20, 2, 0.5)]
+    timing = pd.DataFrame(rows, columns=["hour", "weekday", "target"]).assign(gap_hours=24.0)
+    means, counts = timing_grid(timing)
+    assert means.shape == (8, 7) and means[0, 5] == pytest.approx(0.5) and counts[0, 5] == 2 * MIN_CELL_POSTS
+    assert np.isnan(means[6, 2]) and counts[6, 2] == 1  # one post at 20:00 on a Wednesday: too few
+    assert context_effects(timing, "percentile").startswith(b"\x89PNG")
+
+
+def test_predictive_value_finds_what_carries_the_target():
+    rng = np.random.default_rng(0)
+    n = 300
+    picture, context = rng.normal(size=(n, 20)), rng.normal(size=(n, 4))
+    target = picture[:, 0] + 0.3 * rng.normal(size=n)
+    value = predictive_value(target, {"picture": picture, "context": context}, np.arange(n) // 2)
+    assert set(value) == {"picture", "context", "picture + context"}
+    assert value["picture"] > 0.8 and abs(value["context"]) < 0.2 and value["picture + context"] > 0.8
