@@ -59,8 +59,13 @@ ARCHITECTURE = {
 # --------------------------------------------------------------------------- choosing
 
 
+def _scored(row: dict[str, Any] | None) -> bool:
+    """Whether a CV row holds metrics (it exists and its approach was not skipped)."""
+    return row is not None and "skipped" not in row
+
+
 def _accuracy(row: dict[str, Any] | None) -> float:
-    return -1.0 if row is None else row["accuracy"]["mean"]
+    return row["accuracy"]["mean"] if _scored(row) else -1.0
 
 
 def _fmt(row: dict[str, Any]) -> str:
@@ -70,22 +75,34 @@ def _fmt(row: dict[str, Any]) -> str:
 def choose_approach(cv_results: dict[str, Any], media: str, n_classes: int) -> tuple[str | None, str]:
     """The candidate with the best mean CV accuracy (ties: the paper's approach first), and why.
 
+    A skipped approach (its row holds ``skipped`` and a reason) never wins.
+
     Returns
     -------
     approach : str or None
-        None when the results hold no row for this media type and N.
+        None when the results hold no row for this media type and N, or every candidate
+        was skipped.
     reason : str
-        One sentence naming the winner, its accuracy, the others' and the majority baseline's.
+        One sentence naming the winner, its accuracy, the others' and the majority baseline's;
+        or why there is no model for this media type.
     """
     rows = {a: row_of(cv_results, media, a, n_classes) for a in CANDIDATES[media]}
-    present = [a for a in CANDIDATES[media] if rows[a] is not None]
+    present = [a for a in CANDIDATES[media] if _scored(rows[a])]
     if not present:
+        reasons = list(dict.fromkeys(r["skipped"] for r in rows.values() if r is not None))
+        if reasons:
+            skipped = f"every {media} approach was skipped at N={n_classes}"
+            return None, f"no {media} model: {skipped} ({'; '.join(reasons)})"
         return None, f"no {media} cross-validation results at N={n_classes}"
     best = max(present, key=lambda a: _accuracy(rows[a]))  # max keeps the first of equals
-    others = ", ".join(f"{a} {_fmt(rows[a])}" for a in present if a != best)
+    others = ", ".join(
+        f"{a} {_fmt(rows[a]) if a in present else 'skipped'}"
+        for a in CANDIDATES[media]
+        if a != best and rows[a] is not None
+    )
     reason = f"{best} had the best CV accuracy at N={n_classes}: {_fmt(rows[best])} (others: {others})"
     majority = row_of(cv_results, media, "majority", n_classes)
-    if majority is not None:
+    if _scored(majority):
         reason += f"; majority-class baseline {_fmt(majority)}"
         if _accuracy(rows[best]) <= _accuracy(majority):
             reason += ". WARNING: no approach beat the majority baseline"
@@ -213,7 +230,7 @@ def _cv_summary(cv_results: dict[str, Any], n_classes: int) -> dict[str, Any]:
     }
     for row in cv_results["rows"]:
         if row["n_classes"] == n_classes:
-            metrics = {m: row[m] for m in CV_METRICS}
+            metrics = {"skipped": row["skipped"]} if "skipped" in row else {m: row[m] for m in CV_METRICS}
             summary.setdefault(row["media"], {})[row["approach"]] = metrics
     return summary
 
@@ -257,12 +274,18 @@ def train_final(
     Raises
     ------
     InstapopError
-        When the CV results hold no image row for ``n_classes``.
+        When the CV results hold no image row for ``n_classes``, or every image approach was
+        skipped (a model needs an image classifier). Without a video approach the model
+        scores images only, and ``config.json`` says why.
     """
     image_approach, image_reason = choose_approach(cv_results, IMAGE, n_classes)
-    if image_approach is None:
+    if image_approach is None and row_of(cv_results, IMAGE, "image", n_classes) is None:
         raise InstapopError(f"{image_reason}: run `instapop evaluate` with -n {n_classes} first")
+    if image_approach is None:
+        raise InstapopError(f"{image_reason}; a model needs an image classifier, so none was trained")
     video_approach, video_reason = choose_approach(cv_results, VIDEO, n_classes)
+    if video_approach is None:
+        log.warning("the model scores images only: %s", video_reason)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     card: dict[str, Any] = {

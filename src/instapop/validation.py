@@ -19,6 +19,12 @@ approach           media   trained on
                            frame embeddings, as video-to-image uses)
 =================  ======  =========================================================================
 
+No profile shape stops the protocol: every class needs at least k posts (items, with plain
+folds) for the outer folds, and the neural approaches also need k posts of each class in every
+training fold for the inner split that picks their epoch. An approach whose media type falls
+short is skipped, and its row in the table holds the reason instead of metrics (the baselines
+need only the outer folds).
+
 The three video approaches and the video baselines share folds. A mixed approach never trains on
 an image whose post has a video in the validation fold. All k x repeats trainings of one
 approach run side by side as one stacked model (see ``models/layers.py``).
@@ -40,6 +46,7 @@ different classes, how often the expected class orders them right (ties count on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -59,8 +66,10 @@ from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from tqdm.auto import tqdm
 
+from instapop import __version__
 from instapop.config import Config
 from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
+from instapop.embed.cache import cache_key, write_atomically
 from instapop.errors import InstapopError
 from instapop.models import ImageHead, Input, VideoGRU, fit, predict_proba, seeded_init, training_threads
 from instapop.models.fit import pad_rows
@@ -74,44 +83,65 @@ MEDIA_APPROACHES = {
     IMAGE: ("image", "majority", "logreg"),
     VIDEO: ("video", "image_to_video", "video_to_image", "majority", "logreg"),
 }
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: a skipped approach is a row with its reason
 _DECIMALS = 6  # JSON floats are rounded: the file stays byte-identical and readable
 
 
 # --------------------------------------------------------------------------- folds
 
 
-def check_class_counts(labels: np.ndarray, n_classes: int, n_splits: int, what: str) -> list[str]:
-    """Check a set can be split into ``n_splits`` stratified folds.
+def _posts_per_class(labels: np.ndarray, groups: np.ndarray, n_classes: int) -> np.ndarray:
+    """Distinct posts (groups) of each class: what a grouped split can spread over folds."""
+    pairs = np.unique(np.stack([labels, np.unique(groups, return_inverse=True)[1]]), axis=1)
+    return np.bincount(pairs[0], minlength=n_classes)
 
-    Returns
-    -------
-    list of str
-        Warnings (also issued with ``warnings.warn``) for classes smaller than ``n_splits``.
 
-    Raises
-    ------
-    InstapopError
-        When every class is smaller than ``n_splits``.
+def outer_shortfall(items: MediaSet, n_classes: int, config: Config, what: str) -> str | None:
+    """Why ``items`` cannot make ``n_splits`` stratified folds, or None when they can.
+
+    Each class needs at least ``n_splits`` posts (items, with plain folds), so that every
+    validation fold holds every class; with fewer, stratification fails (sklearn raises when
+    every class is short, and otherwise leaves folds without a class).
     """
-    counts = np.bincount(labels, minlength=n_classes)
-    if counts.max(initial=0) < n_splits:
-        raise InstapopError(
-            f"{what}: every class has fewer than {n_splits} items (counts per class {counts.tolist()}); "
-            f"use fewer folds (--folds) or more posts"
-        )
-    small = [c for c in range(n_classes) if counts[c] < n_splits]
-    messages = [
-        f"{what}: class {c} has only {counts[c]} items, fewer than the {n_splits} folds" for c in small
-    ]
-    for message in messages:
-        warnings.warn(message, UserWarning, stacklevel=2)
-    return messages
+    labels = items.labels[n_classes]
+    if config.grouped_folds:
+        counts, unit = _posts_per_class(labels, items.groups, n_classes), "posts"
+    else:
+        counts, unit = np.bincount(labels, minlength=n_classes), "items"
+    short = int(np.argmin(counts))
+    if counts[short] >= config.n_splits:
+        return None
+    return (
+        f"{what}: class {short} has {counts[short]} {unit}, fewer than the {config.n_splits} folds "
+        f"({unit} per class {counts.tolist()}); use fewer folds (--folds) or more posts"
+    )
 
 
-def repeated_folds(
-    items: MediaSet, n_classes: int, config: Config, what: str = "items"
-) -> tuple[np.ndarray, list[str]]:
+def inner_shortfall(
+    items: MediaSet, folds: np.ndarray, n_classes: int, config: Config, what: str
+) -> str | None:
+    """Why the epoch callback's inner hold-out cannot be split from some training fold, or None.
+
+    The hold-out is a grouped, stratified k-th of each training fold, so each class needs at
+    least ``n_splits`` posts in every training fold. None when the epoch is picked on the
+    scored fold (``epoch_callback = "fold"``), which needs no inner split.
+    """
+    if config.epoch_callback == "fold":
+        return None
+    labels = items.labels[n_classes]
+    for repeat, fold in np.ndindex(folds.shape[0], int(folds.max()) + 1):
+        rows = folds[repeat] != fold
+        counts = _posts_per_class(labels[rows], items.groups[rows], n_classes)
+        if counts.min() < config.n_splits:
+            return (
+                f"{what}: the inner split that picks the epoch needs {config.n_splits} posts of each "
+                f"class in every training fold; repeat {repeat}, fold {fold} trains on posts per class "
+                f"{counts.tolist()}; use fewer folds (--folds), more posts, or --paper-callback"
+            )
+    return None
+
+
+def repeated_folds(items: MediaSet, n_classes: int, config: Config, what: str = "items") -> np.ndarray:
     """Fold index of every item for each repeat: stratified by class, grouped by post by default.
 
     Parameters
@@ -127,29 +157,30 @@ def repeated_folds(
 
     Returns
     -------
-    folds : numpy.ndarray
+    numpy.ndarray
         (n_repeats, n_items) fold of each item in each repeat.
-    warnings : list of str
-        Small-class warnings.
+
+    Raises
+    ------
+    InstapopError
+        When a class is too small to be in every fold (see :func:`outer_shortfall`).
     """
+    reason = outer_shortfall(items, n_classes, config, what)
+    if reason is not None:
+        raise InstapopError(reason)
     labels = items.labels[n_classes]
-    messages = check_class_counts(labels, n_classes, config.n_splits, what)
-    n_groups = len(np.unique(items.groups))
-    if config.grouped_folds and n_groups < config.n_splits:
-        raise InstapopError(f"{what}: {n_groups} posts cannot make {config.n_splits} grouped folds")
     folds = np.zeros((config.n_repeats, len(items)), dtype=np.int64)
     for repeat in range(config.n_repeats):
         random_state = int(np.random.SeedSequence([config.seed, repeat]).generate_state(1)[0])
         if config.grouped_folds:
             splitter = StratifiedGroupKFold(config.n_splits, shuffle=True, random_state=random_state)
+            splits = splitter.split(np.zeros(len(items)), labels, items.groups)
         else:
             splitter = StratifiedKFold(config.n_splits, shuffle=True, random_state=random_state)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # small classes: reported above, once
-            splits = splitter.split(np.zeros(len(items)), labels, items.groups)
-            for fold, (_, val) in enumerate(splits):
-                folds[repeat, val] = fold
-    return folds, messages
+            splits = splitter.split(np.zeros(len(items)), labels)
+        for fold, (_, val) in enumerate(splits):
+            folds[repeat, val] = fold
+    return folds
 
 
 @dataclass(frozen=True)
@@ -160,7 +191,9 @@ class Split:
     on ``val``). The neural models fit on ``fit`` and keep the epoch with the best accuracy on
     ``callback``: with ``Config.epoch_callback = "inner"`` that is one grouped, stratified
     k-th of the training folds, never scored; with ``"fold"`` it is ``val`` itself, as in the
-    paper, which lets the choice of epoch peek at the scored fold.
+    paper, which lets the choice of epoch peek at the scored fold. ``fit`` and ``callback`` are
+    empty when the inner split is impossible (see :func:`inner_shortfall`): only the baselines
+    run then.
     """
 
     train: tuple[torch.Tensor, ...]
@@ -169,7 +202,9 @@ class Split:
     val: tuple[torch.Tensor, ...]
 
     @classmethod
-    def from_folds(cls, folds: np.ndarray, items: MediaSet, n_classes: int, config: Config) -> Split:
+    def from_folds(
+        cls, folds: np.ndarray, items: MediaSet, n_classes: int, config: Config, with_callback: bool = True
+    ) -> Split:
         n_folds = int(folds.max()) + 1
         train, fit_rows, callback, val = [], [], [], []
         for repeat in range(folds.shape[0]):
@@ -177,6 +212,8 @@ class Split:
                 outer_train = np.flatnonzero(folds[repeat] != fold)
                 train.append(outer_train)
                 val.append(np.flatnonzero(folds[repeat] == fold))
+                if not with_callback:
+                    continue
                 if config.epoch_callback == "fold":
                     fit_rows.append(outer_train)
                     callback.append(val[-1])
@@ -199,9 +236,7 @@ def _inner_holdout(
         raise InstapopError(f"epoch_callback must be 'inner' or 'fold'; got {config.epoch_callback!r}")
     random_state = int(np.random.SeedSequence([config.seed, repeat, fold, 1]).generate_state(1)[0])
     splitter = StratifiedGroupKFold(config.n_splits, shuffle=True, random_state=random_state)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # small classes were reported for the outer folds
-        _, held_out = next(splitter.split(rows, items.labels[n_classes][rows], items.groups[rows]))
+    _, held_out = next(splitter.split(rows, items.labels[n_classes][rows], items.groups[rows]))
     return rows[held_out]
 
 
@@ -478,22 +513,39 @@ def summarise(job: Job, outcome: Outcome, items: MediaSet, folds: np.ndarray) ->
 # --------------------------------------------------------------------------- the protocol
 
 
-def _media_folds(
-    data: Dataset, n_classes: int, config: Config, messages: list[str], skipped: list[dict]
-) -> dict[str, np.ndarray]:
-    """Folds per media type; images must split, videos are skipped (with a reason) when they cannot."""
-    folds = {IMAGE: repeated_folds(data.images, n_classes, config, f"images, N={n_classes}")}
-    if len(data.videos) == 0:
-        skipped.append({"media": VIDEO, "n_classes": n_classes, "reason": "no videos"})
-    else:
-        try:
-            folds[VIDEO] = repeated_folds(data.videos, n_classes, config, f"videos, N={n_classes}")
-        except InstapopError as err:
-            log.warning("video approaches skipped: %s", err)
-            skipped.append({"media": VIDEO, "n_classes": n_classes, "reason": str(err)})
-    for _, warned in folds.values():
-        messages.extend(warned)
-    return {media: f for media, (f, _) in folds.items()}
+@dataclass(frozen=True)
+class MediaPlan:
+    """One media type's folds at one N, and why approaches cannot run on them.
+
+    ``outer`` says why no approach can run (the items cannot make stratified folds);
+    ``inner`` why the neural approaches cannot (no inner split to pick their epoch), while the
+    baselines, which need none, still run.
+    """
+
+    items: MediaSet
+    folds: np.ndarray | None
+    outer: str | None = None
+    inner: str | None = None
+
+    def skip_reason(self, approach: str) -> str | None:
+        """Why ``approach`` is skipped on this media type, or None when it runs."""
+        if self.outer is not None:
+            return self.outer
+        return self.inner if approach in APPROACHES else None
+
+
+def plan_media(items: MediaSet, media: str, n_classes: int, config: Config) -> MediaPlan:
+    """The folds of one media type at one N, with the reasons any approach must be skipped."""
+    what = f"{media}s, N={n_classes}"
+    outer = f"no {media}s" if len(items) == 0 else outer_shortfall(items, n_classes, config, what)
+    if outer is not None:
+        log.warning("%s approaches skipped: %s", media, outer)
+        return MediaPlan(items, None, outer=outer)
+    folds = repeated_folds(items, n_classes, config, what)
+    inner = inner_shortfall(items, folds, n_classes, config, what)
+    if inner is not None:
+        log.warning("%s neural approaches skipped (baselines still run): %s", media, inner)
+    return MediaPlan(items, folds, inner=inner)
 
 
 @dataclass(frozen=True)
@@ -512,41 +564,59 @@ class Job:
 _START_ORDER = ("image_to_video", "video", "video_to_image", "image", "logreg", "majority")
 
 
-def _jobs(data: Dataset, t: DatasetTensors, folds: dict[str, np.ndarray], config: Config, n: int):
-    """Every row of one N, in the table's order."""
+def _runners(
+    data: Dataset, t: DatasetTensors, media: str, split: Split, config: Config, n: int
+) -> dict[str, Callable[[], Outcome]]:
+    """How to compute each approach's outcome on one media type's split."""
     seed = {approach: derived_seed(config, n, approach) for approach in APPROACHES}
-    split = Split.from_folds(folds[IMAGE], data.images, n, config)
-    labels = data.images.labels[n]
-    yield Job(IMAGE, "image", n, split, lambda: run_image(t, split, config, n, seed["image"]))
-    yield Job(IMAGE, "majority", n, split, lambda: run_majority(labels, split, config, n))
-    yield Job(IMAGE, "logreg", n, split, lambda: run_logreg(data.image_views[:, 0], labels, split, config, n))
-    if VIDEO in folds:
-        yield from _video_jobs(data, t, folds[VIDEO], config, n, seed)
-
-
-def _video_jobs(
-    data: Dataset, t: DatasetTensors, folds: np.ndarray, config: Config, n: int, seed: dict[str, int]
-):
-    split = Split.from_folds(folds, data.videos, n, config)
-    images = _images_outside(split, data)
+    if media == IMAGE:
+        labels = data.images.labels[n]
+        return {
+            "image": lambda: run_image(t, split, config, n, seed["image"]),
+            "majority": lambda: run_majority(labels, split, config, n),
+            "logreg": lambda: run_logreg(data.image_views[:, 0], labels, split, config, n),
+        }
     labels = data.videos.labels[n]
-    yield Job(VIDEO, "video", n, split, lambda: run_video(t, split, config, n, seed["video"]))
-    yield Job(
-        VIDEO,
-        "image_to_video",
-        n,
-        split,
-        lambda: run_video(t, split, config, n, seed["image_to_video"], images),
-    )
-    yield Job(
-        VIDEO,
-        "video_to_image",
-        n,
-        split,
-        lambda: run_video_to_image(t, split, images, config, n, seed["video_to_image"]),
-    )
-    yield Job(VIDEO, "majority", n, split, lambda: run_majority(labels, split, config, n))
-    yield Job(VIDEO, "logreg", n, split, lambda: run_logreg(t.pooled.numpy(), labels, split, config, n))
+    return {
+        "video": lambda: run_video(t, split, config, n, seed["video"]),
+        "image_to_video": lambda: run_video(
+            t, split, config, n, seed["image_to_video"], _images_outside(split, data)
+        ),
+        "video_to_image": lambda: run_video_to_image(
+            t, split, _images_outside(split, data), config, n, seed["video_to_image"]
+        ),
+        "majority": lambda: run_majority(labels, split, config, n),
+        "logreg": lambda: run_logreg(t.pooled.numpy(), labels, split, config, n),
+    }
+
+
+def skipped_row(media: str, approach: str, n_classes: int, n_items: int, reason: str) -> dict[str, Any]:
+    """The table row of an approach that could not run: no metrics, the reason under ``skipped``."""
+    return {
+        "media": media,
+        "approach": approach,
+        "n_classes": n_classes,
+        "n_items": n_items,
+        "skipped": reason,
+    }
+
+
+def _entries(data: Dataset, plans: dict[str, MediaPlan], config: Config, n: int) -> list[Job | dict]:
+    """Every row of one N in the table's order: a Job to run, or the row of a skipped approach."""
+    t = DatasetTensors(data, n)
+    entries: list[Job | dict] = []
+    for media, plan in plans.items():
+        runners = {}
+        if plan.folds is not None:
+            split = Split.from_folds(plan.folds, plan.items, n, config, with_callback=plan.inner is None)
+            runners = _runners(data, t, media, split, config, n)
+        for approach in MEDIA_APPROACHES[media]:
+            reason = plan.skip_reason(approach)
+            if reason is None:
+                entries.append(Job(media, approach, n, split, runners[approach]))
+            else:
+                entries.append(skipped_row(media, approach, n, len(plan.items), reason))
+    return entries
 
 
 def _run_timed(job: Job) -> Outcome:
@@ -556,30 +626,140 @@ def _run_timed(job: Job) -> Outcome:
     return outcome
 
 
-def run_jobs(jobs: list[Job], workers: int, progress: bool) -> list[Outcome]:
+def run_jobs(
+    jobs: list[Job],
+    workers: int,
+    progress: bool,
+    on_done: Callable[[int, Outcome], None] | None = None,
+    reused: int = 0,
+) -> list[Outcome]:
     """Run every job, ``workers`` at a time in threads; outcomes in the jobs' order.
 
     Threads help although the trainings are Python loops: torch releases the GIL inside each
     operation, and these small models spend about half their time there (measured 1.5x on 2
     cores). Each training draws from its own generator, so outcomes do not depend on
-    ``workers`` or on scheduling.
+    ``workers`` or on scheduling. ``on_done(index, outcome)`` is called, in this thread, as
+    each job finishes; the progress bar counts ``reused`` rows (from checkpoints) as done.
     """
     order = sorted(range(len(jobs)), key=lambda i: _START_ORDER.index(jobs[i].approach))
     outcomes: list[Outcome | None] = [None] * len(jobs)
-    bar = tqdm(total=len(jobs), desc="cross-validation", unit="approach", disable=not progress)
+    desc = f"cross-validation ({reused} rows from checkpoints)" if reused else "cross-validation"
+    bar = tqdm(total=len(jobs) + reused, initial=reused, desc=desc, unit="approach", disable=not progress)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         running = {pool.submit(_run_timed, jobs[i]): i for i in order}
         for done in as_completed(running):
             index = running[done]
             outcomes[index] = done.result()
+            if on_done is not None:
+                on_done(index, outcomes[index])
             bar.set_postfix_str(f"done: N={jobs[index].n_classes} {jobs[index].media} {jobs[index].approach}")
             bar.update()
     bar.close()
     return outcomes
 
 
-def evaluate(dataset: Dataset, config: Config, progress: bool = True) -> dict[str, Any]:
+# --------------------------------------------------------------------------- checkpoints
+
+
+def dataset_digest(data: Dataset) -> str:
+    """SHA-256 of everything in a dataset that cross-validation reads: ids, posts, times, PoR,
+    labels and features."""
+    digest = hashlib.sha256(data.backbone.encode())
+    for items in (data.images, data.videos):
+        digest.update(json.dumps([items.ids, items.groups.tolist(), sorted(items.labels)]).encode())
+        for array in (items.timestamps, items.por, *(items.labels[n] for n in sorted(items.labels))):
+            digest.update(np.ascontiguousarray(array).tobytes())
+    for array in (data.image_views, data.video_frames):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+class RowCheckpoints:
+    """Finished rows of the table, one JSON file each, so that a killed evaluation resumes.
+
+    A row's file is named by the SHA-256 of everything the row depends on: instapop's version,
+    the whole config, the dataset (:func:`dataset_digest`), the media type, approach and N,
+    and its folds. Change any of them and the row is computed again: a stale file is never
+    read. Files are written atomically (temporary file and rename), so a kill leaves a whole
+    row or none; an unreadable one counts as missing.
+
+    Parameters
+    ----------
+    folder : where the row files live (``RUN/checkpoints/cv`` in a study).
+    dataset, config : what the evaluation runs on.
+    """
+
+    def __init__(self, folder: Path, dataset: Dataset, config: Config) -> None:
+        self.folder = Path(folder)
+        settings = json.dumps(config.to_dict(), sort_keys=True)
+        self._common = cache_key(__version__, str(SCHEMA_VERSION), settings, dataset_digest(dataset))
+
+    def key(self, job: Job, folds: np.ndarray) -> str:
+        """The file name (without ``.json``) of a job's row."""
+        fold_digest = hashlib.sha256(np.ascontiguousarray(folds, dtype=np.int64).tobytes()).hexdigest()
+        return cache_key(self._common, job.media, job.approach, str(job.n_classes), fold_digest)
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        """The row saved under ``key``, or None."""
+        path = self.folder / f"{key}.json"
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as err:
+            log.warning("%s: unreadable checkpoint, computing the row again (%s)", path, err)
+            return None
+
+    def save(self, key: str, row: dict[str, Any]) -> None:
+        """Store a finished row under ``key``, atomically."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.folder / f"{key}.json", json.dumps(row).encode())
+
+    def keep_only(self, keys: set[str]) -> None:
+        """Remove the row files of other settings or data: they can never be read again."""
+        for path in self.folder.glob("*.json"):
+            if path.stem not in keys:
+                path.unlink(missing_ok=True)
+
+
+def _job_rows(
+    jobs: list[Job],
+    plans: dict[tuple[int, str], MediaPlan],
+    dataset: Dataset,
+    config: Config,
+    progress: bool,
+    checkpoints: Path | None,
+) -> list[dict[str, Any]]:
+    """Each job's table row: from its checkpoint when there is one, else trained (and saved)."""
+    store = RowCheckpoints(checkpoints, dataset, config) if checkpoints is not None else None
+    keys = [store.key(j, plans[j.n_classes, j.media].folds) for j in jobs] if store else []
+    rows = [store.load(key) for key in keys] if store else [None] * len(jobs)
+    todo = [i for i, row in enumerate(rows) if row is None]
+    log.info("cross-validation: %d of %d rows from %s", len(jobs) - len(todo), len(jobs), checkpoints)
+
+    def finished(k: int, outcome: Outcome) -> None:
+        job = jobs[todo[k]]
+        plan = plans[job.n_classes, job.media]
+        rows[todo[k]] = summarise(job, outcome, plan.items, plan.folds)
+        if store is not None:
+            store.save(keys[todo[k]], rows[todo[k]])
+
+    with training_threads(config.train_threads):
+        pending = [jobs[i] for i in todo]
+        run_jobs(pending, resolve_threads(config.train_workers), progress, finished, len(jobs) - len(todo))
+    if store is not None:
+        store.keep_only(set(keys))
+    return rows
+
+
+def evaluate(
+    dataset: Dataset, config: Config, progress: bool = True, checkpoints: Path | None = None
+) -> dict[str, Any]:
     """Run the whole validation protocol: every approach and baseline, for each N.
+
+    An approach whose media type cannot be split into stratified folds, or (neural models)
+    whose training folds cannot be split again to pick the epoch, is skipped: its row holds
+    the reason under ``skipped`` instead of metrics.
 
     Parameters
     ----------
@@ -590,28 +770,28 @@ def evaluate(dataset: Dataset, config: Config, progress: bool = True) -> dict[st
         settings, ``train_threads`` and ``train_workers``.
     progress : bool
         Show a progress bar.
+    checkpoints : pathlib.Path, optional
+        Folder of finished rows (see :class:`RowCheckpoints`): each row is saved there as it
+        finishes, and a rerun after a kill reuses the rows whose inputs are unchanged.
 
     Returns
     -------
     dict
         JSON-serialisable results: ``rows`` (one per media x approach x N, with metrics
-        ``{"mean", "std"}`` over repeats, each repeat's metrics and each fold's numbers),
-        ``folds`` (fold of each item per repeat), ``ids``, ``warnings``, ``skipped`` items and
-        ``skipped_approaches``.
+        ``{"mean", "std"}`` over repeats, each repeat's metrics and each fold's numbers, or
+        ``skipped`` and its reason), ``folds`` (fold of each item per repeat), ``ids`` and
+        ``skipped`` items.
 
     Raises
     ------
     InstapopError
-        When an N is not labelled in the dataset, or the images cannot be split into folds
-        (every class smaller than ``n_splits``).
+        When an N is not labelled in the dataset.
     """
     missing = [n for n in config.n_classes if n not in dataset.n_classes]
     if missing:
         raise InstapopError(
             f"no class_{missing[0]} labels in the dataset; it has N in {list(dataset.n_classes)}"
         )
-    messages: list[str] = []
-    skipped_approaches: list[dict] = []
     results: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "config": config.to_dict(),
@@ -621,20 +801,18 @@ def evaluate(dataset: Dataset, config: Config, progress: bool = True) -> dict[st
         "folds": {IMAGE: {}, VIDEO: {}},
         "rows": [],
     }
-    fold_sets = {n: _media_folds(dataset, n, config, messages, skipped_approaches) for n in config.n_classes}
-    jobs = []
-    for n, folds in fold_sets.items():
-        for media, f in folds.items():
-            results["folds"][media][str(n)] = f.tolist()
-        jobs.extend(_jobs(dataset, DatasetTensors(dataset, n), folds, config, n))
-    with training_threads(config.train_threads):
-        outcomes = run_jobs(jobs, resolve_threads(config.train_workers), progress)
-    for job, outcome in zip(jobs, outcomes, strict=True):
-        items = dataset.images if job.media == IMAGE else dataset.videos
-        results["rows"].append(summarise(job, outcome, items, fold_sets[job.n_classes][job.media]))
-    results["warnings"] = messages
+    entries: list[Job | dict] = []
+    plans: dict[tuple[int, str], MediaPlan] = {}
+    for n in config.n_classes:
+        for media, items in ((IMAGE, dataset.images), (VIDEO, dataset.videos)):
+            plans[n, media] = plan_media(items, media, n, config)
+            if plans[n, media].folds is not None:
+                results["folds"][media][str(n)] = plans[n, media].folds.tolist()
+        entries.extend(_entries(dataset, {m: plans[n, m] for m in (IMAGE, VIDEO)}, config, n))
+    jobs = [entry for entry in entries if isinstance(entry, Job)]
+    job_rows = iter(_job_rows(jobs, plans, dataset, config, progress, checkpoints))  # in the jobs' order
+    results["rows"] = [next(job_rows) if isinstance(entry, Job) else entry for entry in entries]
     results["skipped"] = list(dataset.skipped)
-    results["skipped_approaches"] = skipped_approaches
     return results
 
 
@@ -683,11 +861,11 @@ def cv_markdown(results: dict[str, Any]) -> str:
             "spearman",
             "pairwise_accuracy",
         )
-        cells = " | ".join(_cell(row[m]) for m in metrics)
+        if "skipped" in row:
+            cells = " | ".join([f"skipped: {row['skipped']}"] + ["—"] * (len(metrics) - 1))
+        else:
+            cells = " | ".join(_cell(row[m]) for m in metrics)
         lines.append(f"| {row['media']} | {row['approach']} | {row['n_classes']} | {cells} |")
-    lines += [
-        f"- skipped: {s['media']} N={s['n_classes']}: {s['reason']}" for s in results["skipped_approaches"]
-    ]
     return "\n".join(lines) + "\n"
 
 
@@ -719,11 +897,15 @@ __all__ = [
     "APPROACHES",
     "BASELINES",
     "MEDIA_APPROACHES",
+    "RowCheckpoints",
     "cv_json",
     "cv_markdown",
+    "dataset_digest",
     "evaluate",
+    "inner_shortfall",
     "load_cv_results",
     "logreg_linear",
+    "outer_shortfall",
     "repeated_folds",
     "row_of",
     "softmax_linear",
