@@ -17,10 +17,12 @@ from instapop.datasets import load_run_dataset, planted_dataset
 from instapop.errors import InstapopError
 from instapop.models import training_threads
 from instapop.predict import model_card
-from instapop.training import choose_approach, load_model, train_final, train_video_model
-from instapop.validation import MEDIA_APPROACHES, DatasetTensors, evaluate, row_of, skipped_row
+from instapop.models.approaches import Problem, approach, approaches_for
+from instapop.training import choose_approach, load_model, train_final
+from instapop.validation import DatasetTensors, evaluate, row_of, skipped_row
 
 CONFIG = Config(epochs=3, n_repeats=1, n_classes=(2, 3))
+MEDIA_APPROACHES = {m: [a.name for a in approaches_for(m)] for m in ("image", "video")}
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +128,8 @@ def test_saved_video_model_is_the_trained_one(model_dir, data, cv) -> None:
     model = load_model(model_dir)
     epochs = model.config["models"]["video"]["epochs"] or 0
     with training_threads(1):
-        retrained = train_video_model(DatasetTensors(data, 3), model.video_approach, 3, CONFIG, epochs)
+        problem = Problem(data, DatasetTensors(data, 3), "video", 3, CONFIG)
+        retrained = approach(model.video_approach).fit_final(problem, epochs).module
     with torch.no_grad():
         expected = torch.softmax(retrained(torch.from_numpy(data.video_frames)), -1).numpy()
     np.testing.assert_allclose(model.predict_videos(data.video_frames), expected, atol=1e-6)

@@ -12,8 +12,8 @@ import pytest
 from instapop.config import Config
 from instapop.datasets import Dataset, planted_dataset
 from instapop.errors import InstapopError
+from instapop.models.approaches import approaches_for
 from instapop.validation import (
-    MEDIA_APPROACHES,
     cv_json,
     cv_markdown,
     evaluate,
@@ -28,6 +28,7 @@ from instapop.validation import (
 )
 
 FAST = Config(epochs=2, n_repeats=2, n_classes=(2, 3), train_workers=3)  # rows train in threads
+MEDIA_APPROACHES = {m: [a.name for a in approaches_for(m, FAST.approaches)] for m in ("image", "video")}
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +135,8 @@ def test_inner_split_needs_enough_posts_in_every_training_fold() -> None:
 
 def test_table_has_every_approach_and_metric(small_results, tmp_path) -> None:
     rows = {(r["media"], r["approach"], r["n_classes"]) for r in small_results["rows"]}
-    expected = {("image", a) for a in ("image", "majority", "logreg")} | {
-        ("video", a) for a in ("video", "image_to_video", "video_to_image", "majority", "logreg")
+    expected = {("image", a) for a in ("image", "ranker", "majority", "logreg")} | {
+        ("video", a) for a in ("video", "image_to_video", "video_to_image", "ranker", "majority", "logreg")
     }
     assert rows == {(m, a, n) for m, a in expected for n in (2, 3)}
     for row in small_results["rows"]:
