@@ -56,16 +56,24 @@ def synth(
     seed: SeedOpt = 0,
     no_signal: Annotated[bool, typer.Option("--no-signal", help="Popularity independent of pixels.")] = False,
     video_size: Annotated[str, typer.Option(help="'small' (fast) or '720p' (realistic).")] = "small",
+    weekend_factor: Annotated[
+        float, typer.Option(help="PoR x this for posts on Saturdays and Sundays (UTC): a weekday effect.")
+    ] = Config.synth_weekend_factor,
 ) -> None:
     """Generate a synthetic Instaloader profile with a planted visual signal.
 
-    Example: instapop synth demo-profile --posts 300 --seed 1
+    Example: instapop synth demo-profile --posts 300 --seed 1 --weekend-factor 1.5
     """
     from instapop.synthetic import generate_profile
 
     try:
         profile = generate_profile(
-            out_dir, n_posts=posts, seed=seed, signal=not no_signal, video_size=video_size
+            out_dir,
+            n_posts=posts,
+            seed=seed,
+            signal=not no_signal,
+            video_size=video_size,
+            config=Config(synth_weekend_factor=weekend_factor),
         )
     except InstapopError as err:
         _fail(err)
@@ -411,6 +419,15 @@ def predict(
         list[Path],
         typer.Argument(help="Candidate images and videos, or folders of them (a subfolder is one carousel)."),
     ],
+    when: Annotated[
+        str | None,
+        typer.Option(help="Planned posting time, ISO 8601 (2025-06-01T19:00+09:00; no offset: UTC)."),
+    ] = None,
+    caption: Annotated[str | None, typer.Option(help="Planned caption (\"\" for none).")] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option(help="CSV with columns file,when,caption: a time and caption per candidate."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the ranking as JSON.")] = False,
     explain: Annotated[
         Path | None,
@@ -418,22 +435,40 @@ def predict(
     ] = None,
     cache: CacheOpt = None,
 ) -> None:
-    """Rank candidate posts, best first, by the popularity class the model expects.
+    """Rank candidate posts, best first, by the popularity the model expects.
 
-    Prints each file's media type, predicted class with its probabilities and the
-    expected score (sum of p_k * k). Files that cannot be scored are listed with the reason.
+    Prints each candidate's media type, predicted class and score in [0, 1]: a
+    classifier's expected class over N-1 (its probabilities beside the class), or a
+    ranker's predicted percentile within the profile's window, with how much the
+    picture and the context (timing, caption) moved it, in percentile points. A
+    ranker reads --when and --caption (or a --plan row per file); what is not given
+    is taken as the profile's typical, and the output says so. Files that cannot be
+    scored are listed with the reason.
 
-    Example: instapop predict run/model candidates/ --explain heatmaps
+    Example: instapop predict run/model candidates/ --when 2025-06-01T19:00+09:00 --explain heatmaps
     """
     from instapop import runtime
-    from instapop.predict import Predictor, format_ranking, write_explanations
+    from instapop.predict import (
+        Plan,
+        Predictor,
+        format_ranking,
+        read_plan,
+        unmatched_plans,
+        write_explanations,
+    )
 
     runtime.configure_runtime()
     try:
         predictor = Predictor.load(model_dir, cache_dir=cache)
-        ranked = predictor.rank(predictor.score_paths(inputs, explain=explain is not None))
+        plans = read_plan(plan, predictor.limits) if plan is not None else None
+        scored = predictor.score_paths(
+            inputs, explain=explain is not None, plan=Plan(when, caption), plans=plans
+        )
+        ranked = predictor.rank(scored)
     except InstapopError as err:
         _fail(err)
+    for name in unmatched_plans(plans or {}, [c.name for c in ranked]):
+        typer.echo(f"warning: {plan}: {name} is not among the candidates", err=True)
     if explain is not None:
         written = write_explanations(ranked, explain)
         typer.echo(f"wrote {len(written)} explanation PNGs into {explain}", err=True)

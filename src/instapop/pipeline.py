@@ -46,9 +46,11 @@ def ingest_stage(
     run_dir: Path, profile_dir: Path, followers: list[Path], config: Config, followers_date: str | None = None
 ) -> None:
     """Read the profile and follower history; write the labelled media table."""
+    from instapop.context import write_context
     from instapop.ingest import ingest_profile
 
     ingest_profile(profile_dir, followers, config=config, followers_date=followers_date).write(run_dir)
+    write_context(run_dir)
 
 
 def embed_stage(run_dir: Path, config: Config, cache_dir: Path, progress: bool = True) -> None:

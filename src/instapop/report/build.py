@@ -72,6 +72,8 @@ def summary_section(run: RunFiles) -> Section:
         return Section("summary", title, sections.missing(sections.NEEDS_INGEST))
     items = [_posts_line(run), _reliability_line(run)]
     items += accuracy.summary_lines(run.cv) if run.cv is not None else ["Models: not evaluated yet."]
+    drivers = sections.context_drivers(run)
+    items += [sections.drivers_text(drivers) + " (see When to post)"] if drivers else []
     body = "".join(f"<li>{esc(line)}</li>" for line in items) + _regions_summary(run)
     return Section("summary", title, f'<ul class="summary">{body}</ul>')
 
@@ -85,6 +87,7 @@ def report_sections(run: RunFiles) -> list[Section]:
         sections.duplicates_section(run),
         sections.map_section(run),
         accuracy.accuracy_section(run),
+        sections.context_section(run),
         sections.gradcam_section(run),
         sections.videos_section(run),
         sections.quality_section(run),
