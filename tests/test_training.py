@@ -16,10 +16,13 @@ from instapop.config import Config
 from instapop.datasets import load_run_dataset, planted_dataset
 from instapop.errors import InstapopError
 from instapop.models import training_threads
-from instapop.training import choose_approach, load_model, train_final, train_video_model
-from instapop.validation import DatasetTensors, evaluate, row_of
+from instapop.predict import model_card
+from instapop.models.approaches import Problem, approach, approaches_for
+from instapop.training import choose_approach, load_model, train_final
+from instapop.validation import DatasetTensors, evaluate, row_of, skipped_row
 
 CONFIG = Config(epochs=3, n_repeats=1, n_classes=(2, 3))
+MEDIA_APPROACHES = {m: [a.name for a in approaches_for(m)] for m in ("image", "video")}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +55,39 @@ def test_choice_is_the_best_cv_accuracy_and_logreg_competes(cv) -> None:
     rigged = json.loads(json.dumps(cv))
     row_of(rigged, "image", "logreg", 3)["accuracy"]["mean"] = 0.99
     assert choose_approach(rigged, "image", 3)[0] == "logreg"
+
+
+def skip(cv: dict, media: str, approaches: set[str], reason: str) -> dict:
+    """The results with those rows of ``media`` replaced by skipped rows."""
+    rows = [
+        skipped_row(r["media"], r["approach"], r["n_classes"], r["n_items"], reason)
+        if r["media"] == media and r["approach"] in approaches
+        else r
+        for r in cv["rows"]
+    ]
+    return cv | {"rows": rows}
+
+
+def test_a_skipped_approach_never_wins_and_a_media_type_with_none_gets_no_model(data, cv, tmp_path) -> None:
+    rigged = json.loads(json.dumps(cv))
+    for approach in ("video", "image_to_video", "video_to_image"):
+        row_of(rigged, "video", approach, 3)["accuracy"]["mean"] = 0.0
+    row_of(rigged, "video", "video", 3)["accuracy"]["mean"] = 0.99
+    assert choose_approach(rigged, "video", 3)[0] == "video"
+    approach, reason = choose_approach(skip(rigged, "video", {"video"}, "too few"), "video", 3)
+    assert approach == "logreg" and "video skipped" in reason
+    no_videos = skip(rigged, "video", set(MEDIA_APPROACHES["video"]), "videos, N=3: class 2 has 3 posts")
+    assert choose_approach(no_videos, "video", 3) == (
+        None,
+        "no video model: every video approach was skipped at N=3 (videos, N=3: class 2 has 3 posts)",
+    )
+    model = load_model(train_final(data, no_videos, CONFIG, 3, tmp_path / "model"))
+    assert model.video_approach is None and model.image_approach is not None
+    assert model.config["choice"]["video"].startswith("no video model: every video approach was skipped")
+    assert model_card(model)["media"].keys() == {"image"}
+    no_images = skip(rigged, "image", set(MEDIA_APPROACHES["image"]), "images, N=3: class 0 has 2 posts")
+    with pytest.raises(InstapopError, match="no image model: .* a model needs an image classifier"):
+        train_final(data, no_images, CONFIG, 3, tmp_path / "none")
 
 
 def test_config_json_describes_the_model(model_dir, data, cv) -> None:
@@ -92,7 +128,8 @@ def test_saved_video_model_is_the_trained_one(model_dir, data, cv) -> None:
     model = load_model(model_dir)
     epochs = model.config["models"]["video"]["epochs"] or 0
     with training_threads(1):
-        retrained = train_video_model(DatasetTensors(data, 3), model.video_approach, 3, CONFIG, epochs)
+        problem = Problem(data, DatasetTensors(data, 3), "video", 3, CONFIG)
+        retrained = approach(model.video_approach).fit_final(problem, epochs).module
     with torch.no_grad():
         expected = torch.softmax(retrained(torch.from_numpy(data.video_frames)), -1).numpy()
     np.testing.assert_allclose(model.predict_videos(data.video_frames), expected, atol=1e-6)
@@ -150,7 +187,7 @@ def test_image_only_data_saves_an_image_model(tmp_path) -> None:
     data = planted_dataset(60, 0, signal=3.0, seed=1, dim=16, n_views=2)
     config = dataclasses.replace(CONFIG, n_classes=(2,))
     results = evaluate(data, config, progress=False)
-    assert results["skipped_approaches"] == [{"media": "video", "n_classes": 2, "reason": "no videos"}]
+    assert [r["skipped"] for r in results["rows"] if r["media"] == "video"] == ["no videos"] * 5
     model = load_model(train_final(data, results, config, 2, tmp_path / "model"))
     assert model.video_approach is None and model.predict_images(data.image_views[:, 0]).shape == (60, 2)
     with pytest.raises(InstapopError, match="no video classifier"):

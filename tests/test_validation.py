@@ -10,14 +10,16 @@ import numpy as np
 import pytest
 
 from instapop.config import Config
-from instapop.datasets import planted_dataset
+from instapop.datasets import Dataset, planted_dataset
 from instapop.errors import InstapopError
+from instapop.models.approaches import approaches_for
 from instapop.validation import (
-    check_class_counts,
     cv_json,
     cv_markdown,
     evaluate,
+    inner_shortfall,
     logreg_linear,
+    outer_shortfall,
     pairwise_accuracy,
     repeated_folds,
     row_of,
@@ -26,6 +28,7 @@ from instapop.validation import (
 )
 
 FAST = Config(epochs=2, n_repeats=2, n_classes=(2, 3), train_workers=3)  # rows train in threads
+MEDIA_APPROACHES = {m: [a.name for a in approaches_for(m, FAST.approaches)] for m in ("image", "video")}
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +38,8 @@ def small_results(planted_small):
 
 def test_grouped_folds_never_split_a_post() -> None:
     items = planted_dataset(200, 10, seed=1, dim=8, siblings=4).images
-    grouped, _ = repeated_folds(items, 3, dataclasses.replace(FAST, n_repeats=3))
-    plain, _ = repeated_folds(items, 3, dataclasses.replace(FAST, n_repeats=3, grouped_folds=False))
+    grouped = repeated_folds(items, 3, dataclasses.replace(FAST, n_repeats=3))
+    plain = repeated_folds(items, 3, dataclasses.replace(FAST, n_repeats=3, grouped_folds=False))
 
     def split_posts(folds: np.ndarray) -> int:
         return sum(
@@ -58,23 +61,82 @@ def test_evaluate_folds_never_split_a_post(planted_small, small_results) -> None
                     assert len(set(repeat[items.groups == group])) == 1
 
 
-def test_small_classes_warn_and_tiny_sets_fail() -> None:
-    with pytest.warns(UserWarning, match="class 1 has only 3 items"):
-        messages = check_class_counts(np.array([0] * 10 + [1] * 3), 2, 5, "images")
-    assert len(messages) == 1
-    with pytest.raises(
-        InstapopError, match=r"every class has fewer than 5 items \(counts per class \[3, 2\]\)"
-    ):
-        check_class_counts(np.array([0, 0, 0, 1, 1]), 2, 5, "videos")
-    tiny = planted_dataset(8, 0, seed=0, dim=8)
-    with pytest.raises(InstapopError, match="images, N=2"):
-        evaluate(tiny, FAST, progress=False)
+def uneven_videos(per_class: list[int], n_images: int = 60) -> Dataset:
+    """Planted images, and one video per post with ``per_class[c]`` videos in class c (N = its length)."""
+    n = len(per_class)
+    data = planted_dataset(
+        n_images, sum(per_class), seed=4, dim=16, n_views=2, n_frames=3, ns=(n,), siblings=1
+    )
+    videos = dataclasses.replace(data.videos, labels={n: np.repeat(np.arange(n), per_class)})
+    return dataclasses.replace(data, videos=videos)
+
+
+NEURAL = {"image", "video", "image_to_video", "video_to_image"}
+
+
+@pytest.mark.parametrize(
+    ("per_class", "baselines_run", "reason"),
+    [
+        ([2, 1], False, "videos, N=2: class 1 has 1 posts, fewer than the 5 folds"),  # 3 videos
+        ([3, 2], False, "videos, N=2: class 1 has 2 posts, fewer than the 5 folds"),  # 5 videos
+        ([5, 4, 3], False, "videos, N=3: class 2 has 3 posts, fewer than the 5 folds"),  # 12: the issue's
+        ([8, 5], True, "videos, N=2: the inner split that picks the epoch needs 5 posts"),  # 13 videos
+    ],
+)
+def test_uneven_video_classes_skip_approaches_with_the_reason(per_class, baselines_run, reason) -> None:
+    n = len(per_class)
+    config = dataclasses.replace(FAST, n_classes=(n,))
+    results = evaluate(uneven_videos(per_class), config, progress=False)
+    rows = {(r["media"], r["approach"]): r for r in results["rows"]}
+    assert set(rows) == {(m, a) for m, approaches in MEDIA_APPROACHES.items() for a in approaches}
+    assert all("skipped" not in rows["image", a] for a in MEDIA_APPROACHES["image"])
+    for approach in MEDIA_APPROACHES["video"]:
+        row = rows["video", approach]
+        if baselines_run and approach not in NEURAL:
+            assert "skipped" not in row and 0 <= row["accuracy"]["mean"] <= 1
+        else:
+            assert row["skipped"].startswith(reason) and "accuracy" not in row
+    assert (str(n) in results["folds"]["video"]) == baselines_run
+    table = cv_markdown(results)
+    assert f"| video | video | {n} | skipped: {reason}" in table
+    assert cv_json(results) == cv_json(evaluate(uneven_videos(per_class), config, progress=False))
+
+
+def test_tiny_image_sets_are_skipped_not_fatal() -> None:
+    results = evaluate(planted_dataset(8, 0, seed=0, dim=8), dataclasses.replace(FAST, n_classes=(2,)), False)
+    reasons = {(r["media"], r["approach"]): r["skipped"] for r in results["rows"]}
+    assert reasons["image", "majority"].startswith("images, N=2: class ")
+    assert reasons["video", "video"] == "no videos"
+    assert results["folds"] == {"image": {}, "video": {}}
+
+
+def test_grouped_folds_count_posts_per_class_not_items() -> None:
+    """Carousels: 6 items per class but 3 posts; a grouped split cannot spread 3 posts over 5 folds."""
+    items = planted_dataset(18, 0, seed=0, dim=4, ns=(3,)).images
+    posts = np.repeat(np.arange(9), 2)  # two items per post, three posts per class
+    items = dataclasses.replace(items, groups=posts.astype(str), labels={3: posts // 3})
+    grouped = outer_shortfall(items, 3, FAST, "images, N=3")
+    assert grouped is not None and "class 0 has 3 posts" in grouped and "[3, 3, 3]" in grouped
+    assert outer_shortfall(items, 3, dataclasses.replace(FAST, grouped_folds=False), "images") is None
+    with pytest.raises(InstapopError, match="class 0 has 3 posts"):
+        repeated_folds(items, 3, FAST)
+
+
+def test_inner_split_needs_enough_posts_in_every_training_fold() -> None:
+    items = uneven_videos([8, 5]).videos
+    folds = repeated_folds(items, 2, FAST)
+    reason = inner_shortfall(items, folds, 2, FAST, "videos, N=2")
+    assert reason is not None and "--paper-callback" in reason
+    paper = dataclasses.replace(FAST, epoch_callback="fold")  # the epoch is picked on the scored fold
+    assert inner_shortfall(items, folds, 2, paper, "videos, N=2") is None
+    results = evaluate(uneven_videos([8, 5]), dataclasses.replace(paper, n_classes=(2,)), progress=False)
+    assert not any("skipped" in r for r in results["rows"])
 
 
 def test_table_has_every_approach_and_metric(small_results, tmp_path) -> None:
     rows = {(r["media"], r["approach"], r["n_classes"]) for r in small_results["rows"]}
-    expected = {("image", a) for a in ("image", "majority", "logreg")} | {
-        ("video", a) for a in ("video", "image_to_video", "video_to_image", "majority", "logreg")
+    expected = {("image", a) for a in ("image", "ranker", "majority", "logreg")} | {
+        ("video", a) for a in ("video", "image_to_video", "video_to_image", "ranker", "majority", "logreg")
     }
     assert rows == {(m, a, n) for m, a in expected for n in (2, 3)}
     for row in small_results["rows"]:
@@ -89,7 +151,7 @@ def test_table_has_every_approach_and_metric(small_results, tmp_path) -> None:
     majority = row_of(small_results, "image", "majority", 2)
     assert majority["balanced_accuracy"]["mean"] == 0.5 and majority["pairwise_accuracy"]["mean"] == 0.5
     write_cv_results(small_results, tmp_path)
-    assert json.loads((tmp_path / "cv_results.json").read_text())["schema"] == 1
+    assert json.loads((tmp_path / "cv_results.json").read_text())["schema"] == 2
     table = (tmp_path / "cv_results.md").read_text()
     assert table == cv_markdown(small_results) and "| video | image_to_video | 3 |" in table
 
@@ -106,6 +168,25 @@ def test_same_seed_is_byte_identical_whatever_the_workers_and_another_seed_chang
     other = evaluate(planted_small, dataclasses.replace(FAST, seed=1), progress=False)
     for media in ("image", "video"):
         assert other["folds"][media]["2"] != small_results["folds"][media]["2"]
+
+
+def test_checkpointed_rows_are_reused_and_never_stale(planted_small, small_results, tmp_path) -> None:
+    folder = tmp_path / "checkpoints"
+    first = evaluate(planted_small, FAST, progress=False, checkpoints=folder)
+    assert cv_json(first) == cv_json(small_results)
+    files = sorted(folder.glob("*.json"))
+    assert len(files) == len(first["rows"]) == 16 and not list(folder.glob(".*"))
+    marked = json.loads(files[0].read_text()) | {"n_items": -1}  # shows whether a row was read back
+    files[0].write_text(json.dumps(marked))
+    files[1].unlink()  # missing and torn rows are trained again
+    files[2].write_text(files[2].read_text()[:100])
+    again = evaluate(planted_small, FAST, progress=False, checkpoints=folder)
+    got, expected = (json.loads(cv_json(r))["rows"] for r in (again, small_results))
+    assert [g for g, e in zip(got, expected, strict=True) if g != e] == [json.loads(cv_json(marked))]
+    moved = dataclasses.replace(planted_small, image_views=planted_small.image_views + np.float32(1e-3))
+    changed = evaluate(moved, FAST, progress=False, checkpoints=folder)  # other features: nothing reused
+    assert all(r["n_items"] > 0 for r in changed["rows"])
+    assert {p.name for p in folder.glob("*.json")}.isdisjoint(p.name for p in files)  # stale ones removed
 
 
 def test_pairwise_accuracy_counts_ties_as_half() -> None:
@@ -170,3 +251,17 @@ def test_a_synthetic_profile_with_real_embeddings_is_learned(make_run) -> None:
     assert cv["n_items"]["image"] >= 200
     assert image >= 0.85
     assert image >= majority + 0.3
+
+
+def test_the_report_shows_skipped_approaches_and_their_reason() -> None:
+    from instapop.report.accuracy import metrics_table, skipped_notes, summary_lines
+
+    config = dataclasses.replace(FAST, n_classes=(2,))
+    results = json.loads(cv_json(evaluate(uneven_videos([8, 5]), config, progress=False)))
+    table = metrics_table(results).set_index(["media", "approach"])
+    assert table.loc[("video", "video model (CNN-RNN)"), "accuracy"] == "skipped"
+    assert table.loc[("video", "baseline: logistic regression"), "accuracy"] != "skipped"
+    [note] = skipped_notes(results)
+    assert note.startswith("Not validated (videos, N = 2: video model (CNN-RNN), CNN-RNN also trained")
+    assert "the inner split that picks the epoch needs 5 posts" in note
+    assert "Videos, 2 classes: too few to validate the learned models" in "\n".join(summary_lines(results))

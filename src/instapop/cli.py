@@ -202,11 +202,16 @@ def run(
     exclude: Annotated[
         Path | None, typer.Option(help="Text file of media ids or paths to leave out (one a line).")
     ] = None,
-    seed: SeedOpt = Config.seed,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help="Settings as JSON, as in a run folder's config.json (default: paper)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (overrides --config's).")] = None,
 ) -> None:
     """Run the whole study: ingest, labels, embeddings, dedup, evaluate, train, explain, report.
 
-    Resumable: embeddings come back from the feature cache on a rerun.
+    Resumable: rerun the same command after a crash or a kill; embeddings come back from the
+    feature cache and finished cross-validation rows from RUN/checkpoints/.
 
     Example: instapop run my_brand --followers followers.csv --out run
     """
@@ -216,12 +221,13 @@ def run(
 
     configure_runtime()
     try:
+        config = _config_file(config_file) if config_file else Config()
         excluded = read_exclude_file(exclude) if exclude else None
         result = run_study(
             profile_dir,
             followers or [],
             out,
-            config=Config(seed=seed),
+            config=config if seed is None else dataclasses.replace(config, seed=seed),
             cache_dir=cache,
             exclude=excluded,
             announce=typer.echo,
@@ -229,6 +235,15 @@ def run(
     except InstapopError as err:
         _fail(err)
     _print_study(result)
+
+
+def _config_file(path: Path) -> Config:
+    try:
+        return Config.load(path)
+    except OSError as err:
+        raise InstapopError(f"{path}: cannot read the settings ({err.strerror})") from None
+    except (ValueError, TypeError) as err:  # JSONDecodeError is a ValueError
+        raise InstapopError(f"{path}: not a settings file ({err})") from None
 
 
 @app.command()
@@ -309,6 +324,7 @@ def evaluate(
     Example: instapop evaluate run --repeats 3 -n 2 -n 3
     """
     from instapop.datasets import load_run_dataset
+    from instapop.pipeline import CV_CHECKPOINTS
     from instapop.runtime import configure_runtime
     from instapop.validation import cv_markdown, evaluate, write_cv_results
 
@@ -326,7 +342,7 @@ def evaluate(
     }
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     try:
-        results = evaluate(load_run_dataset(run_dir), config)
+        results = evaluate(load_run_dataset(run_dir), config, checkpoints=run_dir / CV_CHECKPOINTS)
         write_cv_results(results, run_dir)
     except InstapopError as err:
         _fail(err)

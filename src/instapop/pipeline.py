@@ -21,6 +21,7 @@ from instapop.embed.cache import default_cache_dir
 log = logging.getLogger(__name__)
 
 STAGES = ("ingest", "embed", "dedup", "evaluate", "train", "explain", "report")
+CV_CHECKPOINTS = Path("checkpoints") / "cv"  # finished cross-validation rows, for a rerun after a kill
 
 
 @dataclass
@@ -75,7 +76,8 @@ def evaluate_stage(run_dir: Path, config: Config, progress: bool = True) -> None
     from instapop.datasets import load_run_dataset
     from instapop.validation import evaluate, write_cv_results
 
-    write_cv_results(evaluate(load_run_dataset(run_dir), config, progress=progress), run_dir)
+    results = evaluate(load_run_dataset(run_dir), config, progress, checkpoints=run_dir / CV_CHECKPOINTS)
+    write_cv_results(results, run_dir)
 
 
 def train_stage(run_dir: Path, config: Config, n_classes: int | None = None) -> None:

@@ -37,8 +37,14 @@ def _cell(metric: dict) -> str:
     return "—" if metric["mean"] is None else f"{metric['mean']:.3f} ± {metric['std']:.3f}"
 
 
+def _metric_cells(row: dict) -> dict[str, str]:
+    if "skipped" in row:  # the reason is told below the table, once for all its rows
+        return {label: "skipped" if key == "accuracy" else "—" for key, label in METRICS.items()}
+    return {label: _cell(row[key]) for key, label in METRICS.items()}
+
+
 def metrics_table(cv: dict) -> pd.DataFrame:
-    """Every row of the results with every metric as "mean ± std"."""
+    """Every row of the results with every metric as "mean ± std" ("skipped" for a skipped approach)."""
     return pd.DataFrame(
         [
             {
@@ -47,10 +53,22 @@ def metrics_table(cv: dict) -> pd.DataFrame:
                 "N": row["n_classes"],
             }
             | {"items": row["n_items"]}
-            | {label: _cell(row[key]) for key, label in METRICS.items()}
+            | _metric_cells(row)
             for row in cv["rows"]
         ]
     )
+
+
+def skipped_notes(cv: dict) -> list[str]:
+    """One sentence per reason an approach was skipped, naming the approaches it stopped."""
+    stopped: dict[tuple[str, int, str], list[str]] = {}
+    for row in cv["rows"]:
+        if "skipped" in row:
+            stopped.setdefault((row["media"], row["n_classes"], row["skipped"]), []).append(row["approach"])
+    return [
+        f"Not validated ({media}s, N = {n_classes}: {', '.join(NAMES[a] for a in approaches)}): {reason}."
+        for (media, n_classes, reason), approaches in stopped.items()
+    ]
 
 
 def _confusion_panels(cv: dict, n_classes: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -64,6 +82,7 @@ def _confusion_panels(cv: dict, n_classes: int) -> list[tuple[str, np.ndarray, n
         for row in cv["rows"]
         if row["approach"] == approach
         and row["n_classes"] == n_classes
+        and "skipped" not in row
         and row["confusion"]["mean"] is not None
     ]
 
@@ -86,10 +105,7 @@ def accuracy_section(run: RunFiles) -> Section:
         if panels:
             body += image(figures.confusion_matrices(panels), f"confusion matrices, N = {n_classes}")
     body += "<h3>All metrics, with the baselines</h3>" + table(metrics_table(cv))
-    notes = list(cv.get("warnings", [])) + [
-        f"{s['media']} N={s['n_classes']} skipped: {s['reason']}" for s in cv.get("skipped_approaches", [])
-    ]
-    body += "".join(paragraph(note) for note in notes)
+    body += "".join(paragraph(note) for note in skipped_notes(cv))
     return Section("accuracy", title, body)
 
 
@@ -97,7 +113,11 @@ def summary_lines(cv: dict) -> list[str]:
     """One plain sentence per media type and N: each model's accuracy against the most-common-class guess."""
     lines = []
     for media, n_classes in sorted({(row["media"], row["n_classes"]) for row in cv["rows"]}):
-        rows = {r["approach"]: r for r in cv["rows"] if (r["media"], r["n_classes"]) == (media, n_classes)}
+        rows = {
+            r["approach"]: r
+            for r in cv["rows"]
+            if (r["media"], r["n_classes"]) == (media, n_classes) and "skipped" not in r
+        }
         guess = rows.get("majority", {}).get("accuracy", {}).get("mean")
         models = [
             f"the {NAMES[a]} is right {rows[a]['accuracy']['mean']:.0%} of the time"
@@ -106,6 +126,11 @@ def summary_lines(cv: dict) -> list[str]:
             if a in rows and rows[a]["accuracy"]["mean"] is not None
         ]
         if not models:
+            if any(r["media"] == media and r["n_items"] for r in cv["rows"]):  # items, but no model
+                lines.append(
+                    f"{media.capitalize()}s, {n_classes} classes: too few to validate the learned models "
+                    "(see How well the models predict)."
+                )
             continue
         against = f"always guessing the most common class scores {guess:.0%}" if guess is not None else ""
         lines.append(
