@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -215,3 +216,65 @@ def test_predictive_value_finds_what_carries_the_target():
     value = predictive_value(target, {"picture": picture, "context": context}, np.arange(n) // 2)
     assert set(value) == {"picture", "context", "picture + context"}
     assert value["picture"] > 0.8 and abs(value["context"]) < 0.2 and value["picture + context"] > 0.8
+
+
+# --- the ranker finds a weekday effect planted by the generator ---------------------------------
+
+RANKER_ONLY = {"approaches": ("ranker", "majority")}
+WEEKEND_FACTOR = 2.0  # strong enough for 60 posts (about 17 on weekends) to show it
+
+
+def weekend_gap(model_dir: Path) -> float:
+    """Mean weekend weight minus mean weekday weight of the saved image ranker (percentile units)."""
+    from instapop.training import load_model
+
+    ranker = load_model(model_dir).ranker("image")
+    weights = dict(zip(ranker.context_columns, ranker.context_weight, strict=True))
+    days = [weights[f"weekday_{d}"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]
+    return float(np.mean(days[5:]) - np.mean(days[:5]))
+
+
+@pytest.fixture(scope="module")
+def weekend_model(tmp_path_factory, feature_cache) -> Path:
+    """The session's 60-post profile (same pictures: the feature cache hits) with weekend PoR x 2."""
+    import dataclasses
+
+    from instapop import pipeline
+    from instapop.config import PAPER
+    from instapop.synthetic import generate_profile
+    from support import TEST_CONFIG
+
+    planted = dataclasses.replace(PAPER, synth_weekend_factor=WEEKEND_FACTOR)
+    profile = generate_profile(tmp_path_factory.mktemp("weekend"), 60, seed=7, config=planted, progress=False)
+    config = dataclasses.replace(TEST_CONFIG, **RANKER_ONLY)
+    run_dir = tmp_path_factory.mktemp("weekend-run")
+    pipeline.ingest_stage(run_dir, profile.profile_dir, [profile.followers_csv], config)
+    pipeline.embed_stage(run_dir, config, feature_cache, progress=False)
+    pipeline.dedup_stage(run_dir, config)
+    pipeline.evaluate_stage(run_dir, config, progress=False)
+    pipeline.train_stage(run_dir, config)
+    return run_dir / "model"
+
+
+def test_the_ranker_finds_the_planted_weekend_effect(weekend_model, make_run):
+    plain = weekend_gap(make_run(60, upto="train", **RANKER_ONLY) / "model")
+    planted = weekend_gap(weekend_model)
+    assert planted > 0.1 and planted > plain + 0.1, (planted, plain)
+
+
+def test_a_planned_saturday_outscores_a_wednesday_for_the_same_picture(
+    weekend_model, feature_cache, make_profile
+):
+    from instapop.predict import Plan, Predictor
+    from support import planted_media
+
+    predictor = Predictor.load(weekend_model, cache_dir=feature_cache)
+    picture = planted_media(make_profile(24, seed=99), "image")[:1]
+    saturday, wednesday = (
+        predictor.score_paths(picture, plan=Plan(when, "New in #shop"))[0]
+        for when in ("2030-06-01T12:00", "2030-05-29T12:00")
+    )
+    assert saturday.fallbacks == wednesday.fallbacks == []
+    assert saturday.picture == pytest.approx(wednesday.picture)
+    assert saturday.score - wednesday.score == pytest.approx(saturday.context - wednesday.context)
+    assert saturday.score > wednesday.score + 0.05

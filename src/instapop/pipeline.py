@@ -82,12 +82,14 @@ def evaluate_stage(run_dir: Path, config: Config, progress: bool = True) -> None
 
 def train_stage(run_dir: Path, config: Config, n_classes: int | None = None) -> None:
     """Train the final models on all data into ``run_dir/model``, choosing approaches by CV."""
+    from instapop.context import write_context_defaults
     from instapop.datasets import load_run_dataset
     from instapop.training import train_final
 
     cv_results = json.loads((run_dir / "cv_results.json").read_text())
     n_classes = n_classes or max(config.n_classes)
     train_final(load_run_dataset(run_dir), cv_results, config, n_classes, run_dir / "model")
+    write_context_defaults(run_dir, run_dir / "model")
 
 
 def explain_stage(run_dir: Path, config: Config, progress: bool = True) -> None:
