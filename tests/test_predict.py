@@ -332,3 +332,18 @@ def test_cli_shows_a_rankers_moves_and_what_it_assumed(make_run, feature_cache: 
     lines = result.stdout.splitlines()
     assert lines[0].split()[-2:] == ["picture", "context"]
     assert lines[3].startswith("context: assumed the profile's typical timing (mostly ")
+
+
+def test_class_evidence_of_a_ranker_explains_its_score_never_a_blank_middle(
+    ranker_predictor: Predictor,
+) -> None:
+    from instapop.explain.gradcam import class_evidence
+
+    head = ranker_predictor.model.image_head()
+    embeddings = torch.as_tensor(np.random.default_rng(0).normal(size=(4, 1280)), dtype=torch.float32)
+    for cls, sign in ((0, -1.0), (1, 1.0), (2, 1.0)):
+        evidence, target = class_evidence(head, cls)
+        assert target == 1
+        torch.testing.assert_close(evidence(embeddings)[:, 1], sign * head.score(embeddings))
+    classifier = torch.nn.Linear(1280, 3)
+    assert class_evidence(classifier, 2) == (classifier, 2)
