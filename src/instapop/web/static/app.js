@@ -100,9 +100,11 @@ function contextText(context) {
     return "The model ranks by the picture alone: a planned time or caption does not change a score.";
   }
   const t = context.typical;
+  const slot = t && t.typical_hour !== null
+    ? ` (mostly ${t.typical_weekday} ${String(t.typical_hour).padStart(2, "0")}:00 UTC, ${t.median_gap_hours} h after the previous post)`
+    : "";
   return `The ${context.used_by.join(" and ")} model also reads the planned time and caption; ` +
-    `without them it assumes the profile's typical ones (mostly ${t.typical_weekday} ${String(t.typical_hour).padStart(2, "0")}:00 UTC, ` +
-    `${t.median_gap_hours} h after the previous post).`;
+    `without them it assumes the profile's typical ones${slot}.`;
 }
 
 // --- ranking ------------------------------------------------------------------------
