@@ -16,8 +16,8 @@ from instapop.config import Config
 from instapop.datasets import load_run_dataset, planted_dataset
 from instapop.errors import InstapopError
 from instapop.models import training_threads
+from instapop.models.approaches import REGISTRY, Problem, approaches_for
 from instapop.predict import model_card
-from instapop.models.approaches import Problem, approach, approaches_for
 from instapop.training import choose_approach, load_model, train_final
 from instapop.validation import DatasetTensors, evaluate, row_of, skipped_row
 
@@ -129,7 +129,7 @@ def test_saved_video_model_is_the_trained_one(model_dir, data, cv) -> None:
     epochs = model.config["models"]["video"]["epochs"] or 0
     with training_threads(1):
         problem = Problem(data, DatasetTensors(data, 3), "video", 3, CONFIG)
-        retrained = approach(model.video_approach).fit_final(problem, epochs).module
+        retrained = REGISTRY[model.video_approach].fit_final(problem, epochs).module
     with torch.no_grad():
         expected = torch.softmax(retrained(torch.from_numpy(data.video_frames)), -1).numpy()
     np.testing.assert_allclose(model.predict_videos(data.video_frames), expected, atol=1e-6)
