@@ -447,9 +447,12 @@ def logreg_linear(
     bias : numpy.ndarray
         (N,) float32.
     """
+    c = config.logreg_c if c is None else c
+    if c is None:
+        raise ValueError("logreg_linear needs C: pass c, or set config.logreg_c")
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=config.logreg_c if c is None else c, max_iter=config.logreg_max_iter)
+    model = LogisticRegression(C=c, max_iter=config.logreg_max_iter)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the probe is a baseline; its cap is in Config
         model.fit((x - mean) / scale, y)

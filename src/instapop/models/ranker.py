@@ -57,41 +57,38 @@ def ridge_paths(
 ) -> np.ndarray:
     """Ridge predictions for every (context weight, penalty) at once: (weights, alphas, n_new).
 
-    The features are [picture, w * context]. Dual form on centred data: the scores of new items
-    are k_new (K + alpha I)^-1 (y - mean y) with K = P P^T + w^2 C C^T. One eigendecomposition
-    of the picture Gram matrix P P^T serves every alpha, and the context's low-rank term (a
-    dozen columns) enters by the Woodbury identity, so each extra weight costs next to nothing.
+    The features are [picture, w * context], centred; the scores of new items are
+    k_new (K + alpha I)^-1 (y - mean y) with K = P P^T + w^2 C C^T (dual form). One thin SVD of
+    the picture block P = U S V^T gives (P P^T + alpha I)^-1 for every alpha; the context's
+    low-rank term (a dozen columns) enters by the Woodbury identity, so each extra weight costs
+    next to nothing, and the SVD is cheap whether there are more items or more dimensions.
     """
     p_mean, c_mean, y_mean = picture.mean(axis=0), context.mean(axis=0), y.mean()
     p, c, target = picture - p_mean, context - c_mean, y - y_mean
-    eigenvalues, vectors = np.linalg.eigh(p @ p.T)
-    eigenvalues = np.maximum(eigenvalues, 0.0)
-    p_new = (picture_new - p_mean) @ p.T @ vectors  # new-item kernel rows in the eigenbasis
-    c_basis, c_new = vectors.T @ c, context_new - c_mean
-    t_basis = vectors.T @ target
+    u, singular, _ = np.linalg.svd(p, full_matrices=False)
+    p_new, c_new = picture_new - p_mean, context_new - c_mean
+    u_target, u_context = u.T @ target, u.T @ c
     out = np.zeros((len(context_weights), len(alphas), len(picture_new)))
     for a, alpha in enumerate(alphas):
-        inverse = 1.0 / (eigenvalues + alpha)  # A^-1 = Q diag(inverse) Q^T, A = P P^T + alpha I
-        a_inv_t, a_inv_c = inverse * t_basis, inverse[:, None] * c_basis
+        # (P P^T + alpha I)^-1 = U diag(1 / (s^2 + alpha) - 1 / alpha) U^T + I / alpha
+        shrink = 1.0 / (singular**2 + alpha) - 1.0 / alpha
+        a_inv_t = u @ (shrink * u_target) + target / alpha
+        a_inv_c = u @ (shrink[:, None] * u_context) + c / alpha
         for w, weight in enumerate(context_weights):
-            if c.shape[1] == 0:
-                out[w, a] = p_new @ a_inv_t + y_mean
-                continue
             u2 = weight**2
-            small = np.eye(c.shape[1]) + u2 * c_basis.T @ a_inv_c  # I + U^T A^-1 U
-            dual = a_inv_t - u2 * a_inv_c @ np.linalg.solve(small, c_basis.T @ a_inv_t)  # in the eigenbasis
-            # k_new = P_new P^T + w^2 C_new C^T; P^T-side is already in the basis, C^T Q dual = c_basis^T dual
-            out[w, a] = p_new @ dual + u2 * c_new @ (c_basis.T @ dual) + y_mean
+            dual = a_inv_t
+            if c.shape[1]:  # Woodbury: (A + U U^T)^-1 t with U = w C
+                small = np.eye(c.shape[1]) + u2 * c.T @ a_inv_c
+                dual = a_inv_t - u2 * a_inv_c @ np.linalg.solve(small, c.T @ a_inv_t)
+            out[w, a] = p_new @ (p.T @ dual) + u2 * c_new @ (c.T @ dual) + y_mean
     return out
 
 
 def ridge_weights(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
-    """(w, b) of ridge regression y ~ x w + b with the intercept unpenalised."""
+    """(w, b) of ridge regression y ~ x w + b with the intercept unpenalised (thin SVD)."""
     x_mean, y_mean = x.mean(axis=0), y.mean()
-    centred = x - x_mean
-    eigenvalues, vectors = np.linalg.eigh(centred @ centred.T)
-    dual = vectors @ ((vectors.T @ (y - y_mean)) / (np.maximum(eigenvalues, 0.0) + alpha))
-    weight = centred.T @ dual
+    u, singular, vt = np.linalg.svd(x - x_mean, full_matrices=False)
+    weight = vt.T @ (singular / (singular**2 + alpha) * (u.T @ (y - y_mean)))
     return weight, float(y_mean - x_mean @ weight)
 
 
