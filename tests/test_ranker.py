@@ -81,8 +81,8 @@ def test_score_splits_into_picture_and_context_and_its_gradient_is_the_weight(pl
 
 
 def test_planted_signal_is_learned_and_shuffled_percentiles_stay_at_chance() -> None:
-    learned = evaluate(planted_dataset(240, 0, signal=1.0, seed=4, dim=48, n_views=3), FAST, progress=False)
-    shuffled_data = planted_dataset(240, 0, signal=1.0, seed=4, dim=48, n_views=3)
+    learned = evaluate(planted_dataset(240, 0, signal=2.0, seed=4, dim=48, n_views=3), FAST, progress=False)
+    shuffled_data = planted_dataset(240, 0, signal=2.0, seed=4, dim=48, n_views=3)
     rng = np.random.default_rng(0)
     order = rng.permutation(len(shuffled_data.images))  # targets shuffled away from their pictures
     items = shuffled_data.images
