@@ -207,6 +207,7 @@ def run(
         typer.Option("--config", help="Settings as JSON, as in a run folder's config.json (default: paper)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (overrides --config's).")] = None,
+    paper: Annotated[bool, typer.Option("--paper", help=PAPER_HELP)] = False,
 ) -> None:
     """Run the whole study: ingest, labels, embeddings, dedup, evaluate, train, explain, report.
 
@@ -222,6 +223,7 @@ def run(
     configure_runtime()
     try:
         config = _config_file(config_file) if config_file else Config()
+        config = config.paper() if paper else config
         excluded = read_exclude_file(exclude) if exclude else None
         result = run_study(
             profile_dir,
@@ -235,6 +237,9 @@ def run(
     except InstapopError as err:
         _fail(err)
     _print_study(result)
+
+
+PAPER_HELP = "The paper's protocol only: its four approaches and the baselines (logreg C = 1), no ranker."
 
 
 def _config_file(path: Path) -> Config:
@@ -315,8 +320,9 @@ def evaluate(
     classes: Annotated[
         list[int] | None, typer.Option("--classes", "-n", help="Class counts N (repeatable).")
     ] = None,
+    paper: Annotated[bool, typer.Option("--paper", help=PAPER_HELP)] = False,
 ) -> None:
-    """Cross-validate the four approaches and the baselines; print the table.
+    """Cross-validate the paper's four approaches, the ranker and the baselines; print the table.
 
     Settings start from RUN_DIR/config.json when present (else the paper's), then the
     options. Writes cv_results.json (every fold's numbers) and cv_results.md into RUN_DIR.
@@ -341,6 +347,7 @@ def evaluate(
         "n_classes": tuple(classes) if classes else None,
     }
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    config = config.paper() if paper else config
     try:
         results = evaluate(load_run_dataset(run_dir), config, checkpoints=run_dir / CV_CHECKPOINTS)
         write_cv_results(results, run_dir)

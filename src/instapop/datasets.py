@@ -206,7 +206,8 @@ def _context_arrays(context: pd.DataFrame | None, rows: dict[str, pd.DataFrame])
     filled = {m: numeric.reindex(r["media_id"].astype(str)) for m, r in rows.items()}
     for media, table in filled.items():
         if table.isna().any(axis=None):
-            log.warning("%s: %d items without context features get the means", media, table.isna().any(axis=1).sum())
+            missing = int(table.isna().any(axis=1).sum())
+            log.warning("%s: %d items without context features get the means", media, missing)
     means = numeric.mean()
     return {
         "context": {m: t.fillna(means).fillna(0.0).to_numpy(np.float64) for m, t in filled.items()},
@@ -233,7 +234,8 @@ def load_run_dataset(run_dir: Path) -> Dataset:
         removed = removed_ids(load_dedup(run_dir))
     else:
         log.warning("%s: no dedup.csv, near-duplicates are not removed (run `instapop dedup`)", run_dir)
-    return build_dataset(load_media(run_dir), FeatureSet.load(run_dir / "features"), removed, _load_context(run_dir))
+    features = FeatureSet.load(run_dir / "features")
+    return build_dataset(load_media(run_dir), features, removed, _load_context(run_dir))
 
 
 def _load_context(run_dir: Path) -> pd.DataFrame | None:

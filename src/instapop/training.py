@@ -307,8 +307,9 @@ def model_card_text(card: dict[str, Any]) -> str:
         if "ranker" in entry:
             ranker = entry["ranker"]
             lines.append(
-                f"- ranker: ridge penalty {ranker['alpha']:g}, context weight {ranker['context_weight_factor']:g}, "
-                f"context columns {', '.join(ranker['context_columns']) or 'none'}"
+                f"- ranker: ridge penalty {ranker['alpha']:g}, context weight "
+                f"{ranker['context_weight_factor']:g}, context columns "
+                f"{', '.join(ranker['context_columns']) or 'none'}"
             )
         boundaries = card["class_boundaries"][media]
         if boundaries:

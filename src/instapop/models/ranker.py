@@ -46,32 +46,55 @@ def picture_features(media: str, embeddings: np.ndarray) -> np.ndarray:
     return np.concatenate([x.mean(axis=1), x.max(axis=1)], axis=1)
 
 
-def ridge_path(x: np.ndarray, y: np.ndarray, x_new: np.ndarray, alphas) -> np.ndarray:
-    """Ridge predictions for every penalty at once, (len(alphas), len(x_new)).
+def ridge_paths(
+    picture: np.ndarray,
+    context: np.ndarray,
+    y: np.ndarray,
+    picture_new: np.ndarray,
+    context_new: np.ndarray,
+    alphas,
+    context_weights,
+) -> np.ndarray:
+    """Ridge predictions for every (context weight, penalty) at once: (weights, alphas, n_new).
 
-    Dual form on centred data: w = Xc^T (Xc Xc^T + alpha I)^-1 (y - mean y), from one
-    eigendecomposition of the n x n Gram matrix (n items < D features here).
+    The features are [picture, w * context], centred; the scores of new items are
+    k_new (K + alpha I)^-1 (y - mean y) with K = P P^T + w^2 C C^T (dual form). One thin SVD of
+    the picture block P = U S V^T gives (P P^T + alpha I)^-1 for every alpha; the context's
+    low-rank term (a dozen columns) enters by the Woodbury identity, so each extra weight costs
+    next to nothing, and the SVD is cheap whether there are more items or more dimensions.
     """
-    x_mean, y_mean = x.mean(axis=0), y.mean()
-    centred = x - x_mean
-    eigenvalues, vectors = np.linalg.eigh(centred @ centred.T)
-    projected_y = vectors.T @ (y - y_mean)
-    new = (x_new - x_mean) @ centred.T @ vectors
-    eigenvalues = np.maximum(eigenvalues, 0.0)
-    return np.stack([new @ (projected_y / (eigenvalues + a)) + y_mean for a in alphas])
+    p_mean, c_mean, y_mean = picture.mean(axis=0), context.mean(axis=0), y.mean()
+    p, c, target = picture - p_mean, context - c_mean, y - y_mean
+    u, singular, _ = np.linalg.svd(p, full_matrices=False)
+    p_new, c_new = picture_new - p_mean, context_new - c_mean
+    u_target, u_context = u.T @ target, u.T @ c
+    out = np.zeros((len(context_weights), len(alphas), len(picture_new)))
+    for a, alpha in enumerate(alphas):
+        # (P P^T + alpha I)^-1 = U diag(1 / (s^2 + alpha) - 1 / alpha) U^T + I / alpha
+        shrink = 1.0 / (singular**2 + alpha) - 1.0 / alpha
+        a_inv_t = u @ (shrink * u_target) + target / alpha
+        a_inv_c = u @ (shrink[:, None] * u_context) + c / alpha
+        for w, weight in enumerate(context_weights):
+            u2 = weight**2
+            dual = a_inv_t
+            if c.shape[1]:  # Woodbury: (A + U U^T)^-1 t with U = w C
+                small = np.eye(c.shape[1]) + u2 * c.T @ a_inv_c
+                dual = a_inv_t - u2 * a_inv_c @ np.linalg.solve(small, c.T @ a_inv_t)
+            out[w, a] = p_new @ (p.T @ dual) + u2 * c_new @ (c.T @ dual) + y_mean
+    return out
 
 
 def ridge_weights(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
-    """(w, b) of ridge regression y ~ x w + b with the intercept unpenalised."""
+    """(w, b) of ridge regression y ~ x w + b with the intercept unpenalised (thin SVD)."""
     x_mean, y_mean = x.mean(axis=0), y.mean()
-    centred = x - x_mean
-    eigenvalues, vectors = np.linalg.eigh(centred @ centred.T)
-    dual = vectors @ ((vectors.T @ (y - y_mean)) / (np.maximum(eigenvalues, 0.0) + alpha))
-    weight = centred.T @ dual
+    u, singular, vt = np.linalg.svd(x - x_mean, full_matrices=False)
+    weight = vt.T @ (singular / (singular**2 + alpha) * (u.T @ (y - y_mean)))
     return weight, float(y_mean - x_mean @ weight)
 
 
-def inner_folds(rows: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def inner_folds(
+    rows: np.ndarray, groups: np.ndarray, n_splits: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Grouped k-fold of ``rows`` (global indices), as (fit rows, held-out rows) pairs."""
     n_splits = min(n_splits, len(np.unique(groups[rows])))
     splitter = GroupKFold(n_splits, shuffle=True, random_state=seed)
@@ -117,7 +140,8 @@ def _fit_temperature(scores: np.ndarray, labels: np.ndarray, cuts: np.ndarray) -
     """The temperature with the best log-likelihood of held-out classes (a 1-D grid)."""
     spread = float(np.std(scores)) or 1.0
     grid = spread * np.logspace(-2, 1, 31)
-    losses = [-np.log(ordinal_probs(scores, cuts, t)[np.arange(len(labels)), labels] + 1e-12).mean() for t in grid]
+    rows = np.arange(len(labels))
+    losses = [-np.log(ordinal_probs(scores, cuts, t)[rows, labels] + 1e-12).mean() for t in grid]
     return float(grid[int(np.argmin(losses))])
 
 
@@ -126,17 +150,6 @@ def _weighted(z: np.ndarray, n_picture: int, context_weight: float) -> np.ndarra
     weighted = z.copy()
     weighted[:, n_picture:] *= context_weight
     return weighted
-
-
-def _inner_errors(z: np.ndarray, y: np.ndarray, folds, alphas) -> tuple[np.ndarray, np.ndarray]:
-    """Summed squared held-out error per alpha, and every item's held-out score per alpha."""
-    errors = np.zeros(len(alphas))
-    scores = np.zeros((len(alphas), len(z)))
-    for fit_rows, held_out in folds:
-        predicted = ridge_path(z[fit_rows], y[fit_rows], z[held_out], alphas)
-        errors += ((predicted - y[held_out]) ** 2).sum(axis=1)
-        scores[:, held_out] = predicted
-    return errors, scores
 
 
 @dataclass
@@ -249,16 +262,20 @@ class Ranker:
         n_picture = picture.shape[1]
         standardised = (x_all - mean) / scale
         folds = inner_folds(rows, groups, inner_splits, seed)
-        best = None  # (inner squared error, context weight, alpha, held-out scores)
-        for context_weight in context_weights if context.shape[1] else (1.0,):
-            # A standardised context column counts context_weight picture dimensions: a dozen
-            # of them would otherwise drown under one penalty set for 1,280.
-            z = _weighted(standardised, n_picture, context_weight)
-            errors, held_out_scores = _inner_errors(z, percentile, folds, alphas)
-            i = int(np.argmin(errors))
-            if best is None or errors[i] < best[0]:
-                best = (errors[i], context_weight, alphas[i], held_out_scores[i])
-        _, context_weight, alpha, held_out = best
+        weights = tuple(context_weights) if context.shape[1] else (1.0,)
+        alphas = np.asarray(alphas, dtype=float)
+        errors = np.zeros((len(weights), len(alphas)))
+        held_out_scores = np.zeros((len(weights), len(alphas), len(x_all)))
+        for fit_rows, held_out in folds:
+            p_fit, c_fit = standardised[fit_rows, :n_picture], standardised[fit_rows, n_picture:]
+            p_out, c_out = standardised[held_out, :n_picture], standardised[held_out, n_picture:]
+            predicted = ridge_paths(p_fit, c_fit, percentile[fit_rows], p_out, c_out, alphas, weights)
+            errors += ((predicted - percentile[held_out]) ** 2).sum(axis=2)
+            held_out_scores[:, :, held_out] = predicted
+        best_w, best_a = np.unravel_index(int(np.argmin(errors)), errors.shape)  # first of equals
+        context_weight, alpha, held_out = weights[best_w], alphas[best_a], held_out_scores[best_w, best_a]
+        # A standardised context column counts context_weight picture dimensions: a dozen of them
+        # would otherwise drown under one penalty set for 1,280.
         z = _weighted(standardised, n_picture, context_weight)
         weight, _ = ridge_weights(z[rows], percentile[rows], alpha)
         raw = _weighted(weight[None], n_picture, context_weight)[0] / scale
@@ -284,7 +301,9 @@ class Ranker:
 
     # ------------------------------------------------------------------ scoring
 
-    def contributions(self, picture: np.ndarray, context: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def contributions(
+        self, picture: np.ndarray, context: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(picture part, context part) of each item's score, relative to the training means.
 
         ``score = intercept + picture part + context part``. Without ``context`` (None) the
