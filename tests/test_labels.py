@@ -14,6 +14,7 @@ from instapop.labels import (
     popularity_rate,
     quantile_classes,
     rolling_classes,
+    rolling_percentiles,
 )
 
 DAY = pd.Timedelta(days=1)
@@ -179,3 +180,36 @@ def test_every_media_item_carries_its_posts_class_for_its_own_type():
     assert labelled["class_3"].tolist() == [2, 0, 1, 0, 2, 1]
     assert labelled["global_class_3"].tolist() == [2, 0, 1, 0, 2, 1]
     assert labelled["por"].tolist() == pytest.approx([0.3, 0.1, 0.2, 0.2, 0.5, 0.4])
+    assert labelled["percentile"].tolist() == pytest.approx([5 / 6, 1 / 6, 3 / 6, 1 / 6, 5 / 6, 3 / 6])
+
+
+def test_percentile_is_the_mid_rank_in_the_window_by_hand():
+    times = days(0, 1, 2, 3, 100)
+    por = np.array([0.5, 0.4, 0.1, 0.2, 0.3])
+
+    # Same windows as the widening test: day 100 widens to days 2..198 (0.1, 0.2, 0.3), its
+    # PoR is the top of three: (2 + 1/2) / 3. Day 0 sees 0.5, 0.4, 0.1 (days -2..2).
+    percentile = rolling_percentiles(times, por, window_days=4.0, min_window_posts=3)
+
+    assert percentile[4] == pytest.approx(2.5 / 3)
+    assert percentile[0] == pytest.approx(2.5 / 3)
+    assert percentile[2] == pytest.approx(0.5 / 4)  # day 2: days 0..4 hold four posts, it is lowest
+
+
+def test_percentile_ties_share_the_mid_rank_and_nan_stays_nan():
+    times = days(0, 1, 2, 3)
+    percentile = rolling_percentiles(times, [0.1, 0.2, 0.2, np.nan], window_days=100.0, min_window_posts=1)
+
+    assert percentile[:3] == pytest.approx([0.5 / 3, 2 / 3, 2 / 3])  # tie: (1 + 2/2) / 3
+    assert np.isnan(percentile[3])
+
+
+def test_classes_are_the_floor_of_n_times_the_percentile():
+    times, por = irregular_history(150, seed=5)
+    por[::7] = np.round(por[::7], 2)  # some ties
+    percentile = rolling_percentiles(times, por, 28.0, 15)
+
+    for n in (2, 3, 5):
+        classes = rolling_classes(times, por, n, 28.0, 15)
+        assert (classes == np.floor(n * percentile + 1e-9)).all()
+    assert ((percentile > 0) & (percentile < 1)).all()

@@ -7,13 +7,14 @@ import json
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from instapop.config import Config
 from instapop.datasets import Dataset, planted_dataset
 from instapop.errors import InstapopError
+from instapop.models.approaches import approaches_for
 from instapop.validation import (
-    MEDIA_APPROACHES,
     cv_json,
     cv_markdown,
     evaluate,
@@ -28,6 +29,7 @@ from instapop.validation import (
 )
 
 FAST = Config(epochs=2, n_repeats=2, n_classes=(2, 3), train_workers=3)  # rows train in threads
+MEDIA_APPROACHES = {m: [a.name for a in approaches_for(m, FAST.approaches)] for m in ("image", "video")}
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +136,8 @@ def test_inner_split_needs_enough_posts_in_every_training_fold() -> None:
 
 def test_table_has_every_approach_and_metric(small_results, tmp_path) -> None:
     rows = {(r["media"], r["approach"], r["n_classes"]) for r in small_results["rows"]}
-    expected = {("image", a) for a in ("image", "majority", "logreg")} | {
-        ("video", a) for a in ("video", "image_to_video", "video_to_image", "majority", "logreg")
+    expected = {("image", a) for a in ("image", "ranker", "majority", "logreg")} | {
+        ("video", a) for a in ("video", "image_to_video", "video_to_image", "ranker", "majority", "logreg")
     }
     assert rows == {(m, a, n) for m, a in expected for n in (2, 3)}
     for row in small_results["rows"]:
@@ -150,7 +152,11 @@ def test_table_has_every_approach_and_metric(small_results, tmp_path) -> None:
     majority = row_of(small_results, "image", "majority", 2)
     assert majority["balanced_accuracy"]["mean"] == 0.5 and majority["pairwise_accuracy"]["mean"] == 0.5
     write_cv_results(small_results, tmp_path)
-    assert json.loads((tmp_path / "cv_results.json").read_text())["schema"] == 2
+    assert json.loads((tmp_path / "cv_results.json").read_text())["schema"] == 3
+    assert "predictions" not in json.loads((tmp_path / "cv_results.json").read_text())["rows"][0]
+    predictions = pd.read_csv(tmp_path / "cv_predictions.csv")
+    assert len(predictions) == sum(2 * r["n_items"] for r in small_results["rows"])  # 2 repeats each
+    assert set(predictions["approach"]) == {a for _, a in expected}
     table = (tmp_path / "cv_results.md").read_text()
     assert table == cv_markdown(small_results) and "| video | image_to_video | 3 |" in table
 
@@ -174,7 +180,7 @@ def test_checkpointed_rows_are_reused_and_never_stale(planted_small, small_resul
     first = evaluate(planted_small, FAST, progress=False, checkpoints=folder)
     assert cv_json(first) == cv_json(small_results)
     files = sorted(folder.glob("*.json"))
-    assert len(files) == len(first["rows"]) == 16 and not list(folder.glob(".*"))
+    assert len(files) == len(first["rows"]) == 20 and not list(folder.glob(".*"))
     marked = json.loads(files[0].read_text()) | {"n_items": -1}  # shows whether a row was read back
     files[0].write_text(json.dumps(marked))
     files[1].unlink()  # missing and torn rows are trained again
@@ -189,8 +195,8 @@ def test_checkpointed_rows_are_reused_and_never_stale(planted_small, small_resul
 
 
 def test_pairwise_accuracy_counts_ties_as_half() -> None:
-    correct, pairs = pairwise_accuracy(np.array([0.1, 0.5, 0.5, 2.0]), np.array([0, 1, 0, 2]))
-    # pairs with different classes: (0,1) right, (0,3) right, (1,2) tie, (1,3) right, (2,3) right
+    correct, pairs = pairwise_accuracy(np.array([0.1, 0.5, 0.5, 2.0]), np.array([0.2, 0.6, 0.2, 0.9]))
+    # pairs with different percentiles: (0,1) right, (0,3) right, (1,2) tie, (1,3) right, (2,3) right
     assert (correct, pairs) == (4.5, 5)
 
 
@@ -202,7 +208,7 @@ def test_logreg_probe_is_an_exact_linear_layer(n_classes: int) -> None:
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(90, 6)) * [1, 2, 3, 4, 5, 6] + 3, rng.integers(0, n_classes, 90)
-    weight, bias = logreg_linear(x, y, n_classes, Config())
+    weight, bias = logreg_linear(x, y, n_classes, Config(), c=1.0)
     reference = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000)).fit(x, y)
     np.testing.assert_allclose(softmax_linear(x, weight, bias), reference.predict_proba(x), atol=1e-5)
 
@@ -263,4 +269,5 @@ def test_the_report_shows_skipped_approaches_and_their_reason() -> None:
     [note] = skipped_notes(results)
     assert note.startswith("Not validated (videos, N = 2: video model (CNN-RNN), CNN-RNN also trained")
     assert "the inner split that picks the epoch needs 5 posts" in note
-    assert "Videos, 2 classes: too few to validate the learned models" in "\n".join(summary_lines(results))
+    [videos] = [line for line in summary_lines(results) if line.startswith("Videos, 2 classes")]
+    assert "ranker" in videos and "CNN-RNN" not in videos  # the ranker needs no inner epoch split

@@ -219,6 +219,34 @@ def test_fifty_concurrent_requests_all_succeed_with_the_same_answer(
     assert all(response.json()["candidates"][0] == expected[name] for name, response in answers)
 
 
+def test_when_and_caption_fields_reach_each_file(client: TestClient, candidates: list[Path]) -> None:
+    files = upload(candidates[:2])
+    fields = {"when": ["2025-06-01T19:00+09:00", ""], "caption": ["Summer #launch", ""]}
+    response = client.post("/api/predict", files=files, data=fields)
+    assert response.status_code == 200
+    contexts = {c["name"]: c["context"] for c in response.json()["candidates"]}
+    assert contexts[candidates[0].name]["when"] == "2025-06-01T10:00:00Z"
+    assert contexts[candidates[0].name]["caption"] == "Summer #launch"
+    assert contexts[candidates[1].name]["when"] is None and contexts[candidates[1].name]["caption"] is None
+    one_for_all = client.post("/api/predict", files=files, data={"when": "2025-06-02T08:00Z"})
+    assert {c["context"]["when"] for c in one_for_all.json()["candidates"]} == {"2025-06-02T08:00:00Z"}
+    card = client.get("/api/model").json()["context"]
+    assert set(card) == {"used_by", "typical"} and set(card["used_by"]) <= {"image", "video"}
+
+
+def test_bad_when_or_caption_fields_are_refused_with_the_reason(
+    client: TestClient, candidates: list[Path]
+) -> None:
+    files = upload(candidates[:3])
+    bad_time = client.post("/api/predict", files=files, data={"when": "soon"})
+    assert bad_time.status_code == 400 and "'soon': not a date" in bad_time.json()["detail"]
+    miscounted = client.post("/api/predict", files=files, data={"caption": ["a", "b"]})
+    assert miscounted.status_code == 400
+    assert "2 'caption' fields for 3 files" in miscounted.json()["detail"]
+    too_long = client.post("/api/predict", files=files[:1], data={"caption": "x" * 2201})
+    assert too_long.status_code == 400 and "over the limit of 2200" in too_long.json()["detail"]
+
+
 # --- the page, in headless Chromium -------------------------------------------------------
 
 
@@ -251,5 +279,47 @@ def test_the_page_ranks_uploads_as_cards_and_toggles_a_heatmap(
     assert heatmap.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
     assert image_card.locator(".heatmap-toggle").get_attribute("aria-pressed") == "true"
     page.screenshot(path=str(artifacts_dir / "web.png"), full_page=True)
+    page.close()
+    assert not problems, problems
+
+
+@pytest.mark.browser
+def test_a_card_is_scored_again_with_its_planned_time_and_caption(
+    server: str, candidates: list[Path], artifacts_dir: Path, chromium
+) -> None:
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(server)
+    page.wait_for_selector("#model-card .media-card")
+    page.set_input_files("#files", [str(path) for path in candidates[:2]])
+    page.wait_for_function("document.querySelectorAll('#results .card').length === 2", timeout=90_000)
+    name = candidates[1].name
+    card = page.locator(f'#results .card[data-name="{name}"]')
+    note_before = card.locator(".note").text_content()
+    with page.expect_response(lambda r: r.url.endswith("/api/predict?explain=true")) as answer:
+        card.locator(".caption").fill("Summer launch #new @friends")
+        card.locator(".caption").blur()  # a textarea's change fires when it loses focus
+    (rescored,) = answer.value.json()["candidates"]  # only the changed card is scored again
+    assert rescored["name"] == name and rescored["context"]["caption"] == "Summer launch #new @friends"
+    page.wait_for_function(
+        "([name, before]) => { const c = document.querySelector(`#results .card[data-name='${name}']`);"
+        " return c && c.querySelector('.note').textContent !== before; }",
+        arg=[name, note_before],
+        timeout=60_000,
+    )
+    card = page.locator(f'#results .card[data-name="{name}"]')
+    assert card.locator(".caption").input_value() == "Summer launch #new @friends"  # kept across re-render
+    moves = rescored["contributions"]  # a ranker's: the picture's and the context's moves are shown
+    assert card.locator(".moves").count() == (moves is not None)
+    if moves is not None:
+        assert card.locator(".moves").text_content().startswith("picture ")
+    with page.expect_response(lambda r: r.url.endswith("/api/predict?explain=true")) as answer:
+        card.locator(".when").fill("2025-06-01T19:00")
+    local = page.evaluate("new Date('2025-06-01T19:00').toISOString().slice(0, 19) + 'Z'")
+    assert answer.value.json()["candidates"][0]["context"]["when"] == local  # the page sends UTC
+    ranks = page.locator("#results .card").evaluate_all("cards => cards.map(c => c.dataset.rank)")
+    assert sorted(ranks) == ["1", "2"]
+    page.screenshot(path=str(artifacts_dir / "web-plan.png"), full_page=True)
     page.close()
     assert not problems, problems

@@ -103,10 +103,13 @@ def synth(
             "+ media/ named by shortcode).",
         ),
     ] = "instaloader",
+    weekend_factor: Annotated[
+        float, typer.Option(help="PoR x this for posts on Saturdays and Sundays (UTC): a weekday effect.")
+    ] = Config.synth_weekend_factor,
 ) -> None:
     """Generate a synthetic profile (Instaloader folder or Business Suite export) with a planted signal.
 
-    Example: instapop synth demo-profile --posts 300 --seed 1
+    Example: instapop synth demo-profile --posts 300 --seed 1 --weekend-factor 1.5
 
     Example: instapop synth demo-export --format business-suite
     """
@@ -114,7 +117,13 @@ def synth(
 
     try:
         profile = generate_profile(
-            out_dir, n_posts=posts, seed=seed, signal=not no_signal, video_size=video_size, format=format
+            out_dir,
+            n_posts=posts,
+            seed=seed,
+            signal=not no_signal,
+            video_size=video_size,
+            format=format,
+            config=Config(synth_weekend_factor=weekend_factor),
         )
     except InstapopError as err:
         _fail(err)
@@ -261,6 +270,7 @@ def run(
     timezone: TimezoneOpt = "UTC",
     date_order: DateOrderOpt = "auto",
     target: TargetOpt = None,
+    paper: Annotated[bool, typer.Option("--paper", help=PAPER_HELP)] = False,
 ) -> None:
     """Run the whole study: ingest, labels, embeddings, dedup, evaluate, train, explain, report.
 
@@ -276,6 +286,7 @@ def run(
     configure_runtime()
     try:
         config = _config_file(config_file) if config_file else Config()
+        config = config.paper() if paper else config
         excluded = read_exclude_file(exclude) if exclude else None
         result = run_study(
             profile_dir,
@@ -291,6 +302,9 @@ def run(
     except InstapopError as err:
         _fail(err)
     _print_study(result)
+
+
+PAPER_HELP = "The paper's protocol only: its four approaches and the baselines (logreg C = 1), no ranker."
 
 
 def _config_file(path: Path) -> Config:
@@ -380,8 +394,9 @@ def evaluate(
     classes: Annotated[
         list[int] | None, typer.Option("--classes", "-n", help="Class counts N (repeatable).")
     ] = None,
+    paper: Annotated[bool, typer.Option("--paper", help=PAPER_HELP)] = False,
 ) -> None:
-    """Cross-validate the four approaches and the baselines; print the table.
+    """Cross-validate the paper's four approaches, the ranker and the baselines; print the table.
 
     Settings start from RUN_DIR/config.json when present (else the paper's), then the
     options. Writes cv_results.json (every fold's numbers) and cv_results.md into RUN_DIR.
@@ -406,6 +421,7 @@ def evaluate(
         "n_classes": tuple(classes) if classes else None,
     }
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    config = config.paper() if paper else config
     try:
         results = evaluate(load_run_dataset(run_dir), config, checkpoints=run_dir / CV_CHECKPOINTS)
         write_cv_results(results, run_dir)
@@ -489,6 +505,15 @@ def predict(
         list[Path],
         typer.Argument(help="Candidate images and videos, or folders of them (a subfolder is one carousel)."),
     ],
+    when: Annotated[
+        str | None,
+        typer.Option(help="Planned posting time, ISO 8601 (2025-06-01T19:00+09:00; no offset: UTC)."),
+    ] = None,
+    caption: Annotated[str | None, typer.Option(help="Planned caption (\"\" for none).")] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option(help="CSV with columns file,when,caption: a time and caption per candidate."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the ranking as JSON.")] = False,
     explain: Annotated[
         Path | None,
@@ -496,22 +521,40 @@ def predict(
     ] = None,
     cache: CacheOpt = None,
 ) -> None:
-    """Rank candidate posts, best first, by the popularity class the model expects.
+    """Rank candidate posts, best first, by the popularity the model expects.
 
-    Prints each file's media type, predicted class with its probabilities and the
-    expected score (sum of p_k * k). Files that cannot be scored are listed with the reason.
+    Prints each candidate's media type, predicted class and score in [0, 1]: a
+    classifier's expected class over N-1 (its probabilities beside the class), or a
+    ranker's predicted percentile within the profile's window, with how much the
+    picture and the context (timing, caption) moved it, in percentile points. A
+    ranker reads --when and --caption (or a --plan row per file); what is not given
+    is taken as the profile's typical, and the output says so. Files that cannot be
+    scored are listed with the reason.
 
-    Example: instapop predict run/model candidates/ --explain heatmaps
+    Example: instapop predict run/model candidates/ --when 2025-06-01T19:00+09:00 --explain heatmaps
     """
     from instapop import runtime
-    from instapop.predict import Predictor, format_ranking, write_explanations
+    from instapop.predict import (
+        Plan,
+        Predictor,
+        format_ranking,
+        read_plan,
+        unmatched_plans,
+        write_explanations,
+    )
 
     runtime.configure_runtime()
     try:
         predictor = Predictor.load(model_dir, cache_dir=cache)
-        ranked = predictor.rank(predictor.score_paths(inputs, explain=explain is not None))
+        plans = read_plan(plan, predictor.limits) if plan is not None else None
+        scored = predictor.score_paths(
+            inputs, explain=explain is not None, plan=Plan(when, caption), plans=plans
+        )
+        ranked = predictor.rank(scored)
     except InstapopError as err:
         _fail(err)
+    for name in unmatched_plans(plans or {}, [c.name for c in ranked]):
+        typer.echo(f"warning: {plan}: {name} is not among the candidates", err=True)
     if explain is not None:
         written = write_explanations(ranked, explain)
         typer.echo(f"wrote {len(written)} explanation PNGs into {explain}", err=True)

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 from instapop.errors import InstapopError
 
@@ -51,6 +52,9 @@ class MediaSet:
         (``media.csv`` column ``target``, e.g. reach-rate) the classes were computed on.
     labels : dict of int to numpy.ndarray
         For each N, the rolling-window class of each item (int64, 0 = least popular).
+    percentile : numpy.ndarray
+        Within-window PoR percentile of each item's post (float64; NaN in tables written
+        before it existed): the ranker's target, and what Spearman is measured against.
     """
 
     ids: list[str]
@@ -58,6 +62,11 @@ class MediaSet:
     timestamps: np.ndarray
     por: np.ndarray
     labels: dict[int, np.ndarray]
+    percentile: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.percentile is None:
+            self.percentile = np.full(len(self.ids), np.nan)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -83,6 +92,11 @@ class Dataset:
         Items left out (``media_id``, ``reason``), dedup removals excepted.
     target : str
         What the labels rank: ``por``, ``reach-rate`` or ``reach`` (see :mod:`instapop.targets`).
+    context : dict of str to numpy.ndarray
+        Per media type, (n, C) context features a user knows before publishing
+        (:mod:`instapop.context`), aligned with the items; empty without ``context.csv``.
+    context_columns : tuple of str
+        Names of the C context columns.
     """
 
     images: MediaSet
@@ -93,6 +107,8 @@ class Dataset:
     backbone: str
     skipped: list[dict[str, str]] = field(default_factory=list)
     target: str = "por"
+    context: dict[str, np.ndarray] = field(default_factory=dict)
+    context_columns: tuple[str, ...] = ()
 
     @property
     def n_classes(self) -> tuple[int, ...]:
@@ -132,6 +148,7 @@ def _media_set(rows: pd.DataFrame, ns: list[int]) -> MediaSet:
         timestamps=timestamps,
         por=rows[value_column(rows)].astype(float).to_numpy(),
         labels={n: rows[f"class_{n}"].astype(np.int64).to_numpy() for n in ns},
+        percentile=rows["percentile"].astype(float).to_numpy() if "percentile" in rows else None,
     )
 
 
@@ -140,7 +157,12 @@ def _rows_of(ids: list[str], media_ids: list[str]) -> np.ndarray:
     return np.array([position[m] for m in media_ids], dtype=np.int64)
 
 
-def build_dataset(media: pd.DataFrame, features: Features, removed: set[str] = frozenset()) -> Dataset:
+def build_dataset(
+    media: pd.DataFrame,
+    features: Features,
+    removed: set[str] = frozenset(),
+    context: pd.DataFrame | None = None,
+) -> Dataset:
     """Align a media table with its features, leaving out removed and unusable items.
 
     Parameters
@@ -152,6 +174,9 @@ def build_dataset(media: pd.DataFrame, features: Features, removed: set[str] = f
         The run's embeddings.
     removed : set of str
         Media ids to leave out (near-duplicates and exclusions from dedup).
+    context : pandas.DataFrame, optional
+        Context features indexed by media id (``context.csv``); items it lacks get its
+        column means.
 
     Returns
     -------
@@ -182,7 +207,24 @@ def build_dataset(media: pd.DataFrame, features: Features, removed: set[str] = f
         video_thumbs=np.asarray(features.video_thumbs, dtype=np.float32)[video_rows],
         backbone=features.backbone,
         skipped=skipped,
+        **_context_arrays(context, {IMAGE: images, VIDEO: videos}),
     )
+
+
+def _context_arrays(context: pd.DataFrame | None, rows: dict[str, pd.DataFrame]) -> dict:
+    if context is None or context.shape[1] == 0:
+        return {}
+    numeric = context.astype(float)
+    filled = {m: numeric.reindex(r["media_id"].astype(str)) for m, r in rows.items()}
+    for media, table in filled.items():
+        if table.isna().any(axis=None):
+            missing = int(table.isna().any(axis=1).sum())
+            log.warning("%s: %d items without context features get the means", media, missing)
+    means = numeric.mean()
+    return {
+        "context": {m: t.fillna(means).fillna(0.0).to_numpy(np.float64) for m, t in filled.items()},
+        "context_columns": tuple(str(c) for c in numeric.columns),
+    }
 
 
 def load_run_dataset(run_dir: Path) -> Dataset:
@@ -204,11 +246,22 @@ def load_run_dataset(run_dir: Path) -> Dataset:
         removed = removed_ids(load_dedup(run_dir))
     else:
         log.warning("%s: no dedup.csv, near-duplicates are not removed (run `instapop dedup`)", run_dir)
-    dataset = build_dataset(load_media(run_dir), FeatureSet.load(run_dir / "features"), removed)
+    features = FeatureSet.load(run_dir / "features")
+    dataset = build_dataset(load_media(run_dir), features, removed, _load_context(run_dir))
     summary = run_dir / "summary.json"
     if summary.is_file():  # the target ingest chose; a run folder from before targets has none
         dataset.target = (json.loads(summary.read_text()).get("target") or {}).get("name", "por")
     return dataset
+
+
+def _load_context(run_dir: Path) -> pd.DataFrame | None:
+    """``context.csv`` of a run folder, or None (with a warning) when ingest did not write one."""
+    if not (run_dir / "context.csv").is_file():
+        log.warning("%s: no context.csv, the ranker sees the picture only (rerun `instapop ingest`)", run_dir)
+        return None
+    from instapop.context import load_context
+
+    return load_context(run_dir)
 
 
 def _quantile_classes(values: np.ndarray, n_classes: int) -> np.ndarray:
@@ -235,7 +288,8 @@ def planted_dataset(
     carousel siblings or reposts) and the post's PoR. A post's log PoR is a standard normal
     "popularity", added to its features along one hidden unit direction times ``signal``
     (0: no signal, classes independent of the features).
-    Classes are PoR terciles / medians over the whole set, per media type.
+    Classes are PoR terciles / medians over the whole set, per media type, and the percentile
+    the mid-rank of PoR in the whole set.
 
     Parameters
     ----------
@@ -271,6 +325,7 @@ def planted_dataset(
             timestamps=times.astype("datetime64[ns]"),
             por=np.exp(log_por) * 0.05,
             labels=labels,
+            percentile=(rankdata(log_por) - 0.5) / n,  # one window: the whole set
         )
         return items, features
 

@@ -15,6 +15,11 @@ A class is the post's quantile position among the posts of its window: with
 of ``n``, class = floor((less + equal / 2) * N / n). Without ties this puts
 floor(n/N) or ceil(n/N) posts of any window in each class; tied posts share
 their mid-rank and so one class.
+
+The **within-window percentile** (less + equal / 2) / n is the same position as one number
+in (0, 1): class = floor(N * percentile) for every N. It is what the ranker learns and what
+Spearman and pairwise accuracy are measured against: raw PoR across years mostly tracks audience
+growth and the follower estimate, not the post.
 """
 
 from __future__ import annotations
@@ -101,21 +106,49 @@ def rolling_classes(timestamps, por, n_classes: int, window_days: float, min_win
     Int array in 0..N-1 (or ``UNLABELLED``), in the order given.
     """
     _check_n(n_classes)
+    less, equal, size = _window_ranks(timestamps, por, window_days, min_window_posts)
+    classes = np.full(len(less), UNLABELLED, dtype=np.int64)
+    valid = size > 0
+    # Integer form of floor((less + equal/2) * N / n): no rounding at class borders.
+    classes[valid] = (2 * less[valid] + equal[valid]) * n_classes // (2 * size[valid])
+    return classes
+
+
+def rolling_percentiles(timestamps, por, window_days: float, min_window_posts: int) -> np.ndarray:
+    """Mid-rank of each post's PoR among the posts of its window: the continuous rolling label.
+
+    With ``less`` posts of the window below the post and ``equal`` tied with it (itself
+    included) out of ``n``, the percentile is (less + equal / 2) / n, in (0, 1); so
+    ``rolling_classes(..., N) == floor(N * percentile)`` for every N (up to float rounding at
+    class borders) and one number orders the posts for any N. Same window rule as
+    :func:`rolling_classes`.
+
+    Returns
+    -------
+    Float array in (0, 1), NaN where PoR is NaN, in the order given.
+    """
+    less, equal, size = _window_ranks(timestamps, por, window_days, min_window_posts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(size > 0, (less + equal / 2) / size, np.nan)
+
+
+def _window_ranks(timestamps, por, window_days: float, min_window_posts: int):
+    """(less, equal, size) of each post in its window; size 0 where PoR is NaN."""
     por = np.asarray(por, dtype=float)
     seconds = _epoch_seconds(timestamps)
-    classes = np.full(len(por), UNLABELLED, dtype=np.int64)
+    less, equal, size = (np.zeros(len(por), dtype=np.int64) for _ in range(3))
     valid = np.flatnonzero(np.isfinite(por))
     if len(valid) == 0:
-        return classes
+        return less, equal, size
     order = valid[np.argsort(seconds[valid], kind="stable")]
     t, values = seconds[order], por[order]
     lo, hi = rolling_windows(t, window_days, min_window_posts)
     for i in range(len(order)):
         window = values[lo[i] : hi[i]]
-        less = np.count_nonzero(window < values[i])
-        equal = np.count_nonzero(window == values[i])
-        classes[order[i]] = (2 * less + equal) * n_classes // (2 * len(window))
-    return classes
+        less[order[i]] = np.count_nonzero(window < values[i])
+        equal[order[i]] = np.count_nonzero(window == values[i])
+        size[order[i]] = len(window)
+    return less, equal, size
 
 
 def rolling_windows(sorted_seconds: np.ndarray, window_days: float, min_window_posts: int):
@@ -157,6 +190,7 @@ def post_classes(posts: pd.DataFrame, config: Config, value: str = "por") -> pd.
     Returns
     -------
     DataFrame on ``posts.index`` with ``por`` and, for each media type and N,
+    ``<type>_percentile`` (within-window PoR percentile, NaN outside the split), and
     ``<type>_class_<N>`` and ``<type>_global_class_<N>`` (``UNLABELLED`` outside the split).
     """
     por = popularity_rate(posts["likes"], posts["comments"], posts["followers"])
@@ -165,6 +199,9 @@ def post_classes(posts: pd.DataFrame, config: Config, value: str = "por") -> pd.
     for media_type in MEDIA_TYPES:
         in_split = (posts[f"n_{media_type}s"] > 0).to_numpy()
         split_por = np.where(in_split, ranked, np.nan)
+        out[f"{media_type}_percentile"] = rolling_percentiles(
+            posts["timestamp"], split_por, config.window_days, config.min_window_posts
+        )
         for n in config.n_classes:
             out[f"{media_type}_class_{n}"] = rolling_classes(
                 posts["timestamp"], split_por, n, config.window_days, config.min_window_posts
@@ -185,7 +222,9 @@ def label_media(media: pd.DataFrame, posts: pd.DataFrame, config: Config, value:
 
     Returns
     -------
-    A copy of ``media`` with ``por``, ``value``, ``class_<N>`` and ``global_class_<N>`` added.
+    A copy of ``media`` with ``por``, ``value``, ``percentile`` (the post's within-window
+    percentile of the ranked value, for the item's media type), ``class_<N>`` and
+    ``global_class_<N>`` added.
     """
     classes = post_classes(posts, config, value).set_axis(posts["post_id"].to_numpy())
     labelled = media.copy()
@@ -193,6 +232,8 @@ def label_media(media: pd.DataFrame, posts: pd.DataFrame, config: Config, value:
     if value != "por":
         labelled[value] = labelled["post_id"].map(posts.set_index("post_id")[value]).to_numpy(float)
     is_image = (labelled["media_type"] == "image").to_numpy()
+    image, video = (labelled["post_id"].map(classes[f"{t}_percentile"]) for t in MEDIA_TYPES)
+    labelled["percentile"] = np.where(is_image, image, video).astype(float)
     for n in config.n_classes:
         for kind in ("class", "global_class"):
             image = labelled["post_id"].map(classes[f"image_{kind}_{n}"])

@@ -138,10 +138,12 @@ def ingest_stage(
     target: str | None = None,
 ) -> None:
     """Read the profile and follower history; write the labelled media table."""
+    from instapop.context import write_context
     from instapop.ingest import ingest_profile
 
     result = ingest_profile(profile_dir, followers, config, followers_date, export=export, target=target)
     result.write(run_dir)
+    write_context(run_dir)
 
 
 def embed_stage(run_dir: Path, config: Config, cache_dir: Path, progress: bool = True) -> None:
@@ -173,12 +175,14 @@ def evaluate_stage(run_dir: Path, config: Config, progress: bool = True) -> None
 
 def train_stage(run_dir: Path, config: Config, n_classes: int | None = None) -> None:
     """Train the final models on all data into ``run_dir/model``, choosing approaches by CV."""
+    from instapop.context import write_context_defaults
     from instapop.datasets import load_run_dataset
     from instapop.training import train_final
 
     cv_results = json.loads((run_dir / "cv_results.json").read_text())
     n_classes = n_classes or max(config.n_classes)
     train_final(load_run_dataset(run_dir), cv_results, config, n_classes, run_dir / "model")
+    write_context_defaults(run_dir, run_dir / "model")
 
 
 def explain_stage(run_dir: Path, config: Config, progress: bool = True) -> None:

@@ -1,11 +1,12 @@
 """Final models on all data, chosen by cross-validation, saved as safetensors + JSON (no pickle).
 
-``train_final`` picks, for each media type, the approach with the best CV accuracy at the
-model's N (the logistic-regression probe competes, exported as a linear layer), trains it on
-every image and video, and writes ``model/``:
+``train_final`` picks, for each media type, one of the registered candidate approaches
+(:mod:`instapop.models.approaches`) by :func:`choose_approach`'s rule, trains it on every image
+and video, and writes ``model/``:
 
-- ``image.safetensors``: the image head (dropout + linear on the clean 1280-d embedding);
-- ``video.safetensors``: the video model (the CNN-RNN, or a head on the frames' time-max);
+- ``image.safetensors``: the image model (a head on the clean 1280-d embedding, or the ranker);
+- ``video.safetensors``: the video model (the CNN-RNN, a head on the frames' time-max, or the ranker);
+- ``card.md``: the model card, in words: what was chosen and why, on what data, how well it did;
 - ``config.json``: N, backbone and preprocessing (the whole ``Config`` under ``"config"``),
   the approach per media type and why it won, the CV figures, the PoR boundaries of the classes
   in the latest label window, the training date range and each weight file's SHA-256.
@@ -33,29 +34,17 @@ from instapop.config import Config
 from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
 from instapop.errors import InstapopError
 from instapop.labels import rolling_windows
-from instapop.models import ImageHead, Input, MaxOverTime, VideoGRU, fit, seeded_init, training_threads
-from instapop.validation import DatasetTensors, derived_seed, logreg_linear, row_of
+from instapop.models import training_threads
+from instapop.models.approaches import Fitted, Problem, ShapeMismatch, approach, approaches_for
+from instapop.models.crossval import DatasetTensors
+from instapop.models.ranker import Ranker
+from instapop.validation import row_of
 
 log = logging.getLogger(__name__)
 
 FORMAT = "instapop-model"
-FORMAT_VERSION = 1
-CANDIDATES = {
-    IMAGE: ("image", "logreg"),
-    VIDEO: ("video", "image_to_video", "video_to_image", "logreg"),
-}
+FORMAT_VERSION = 2  # 2: an architecture names its approach; ranker entries
 CV_METRICS = ("accuracy", "top2_accuracy", "balanced_accuracy", "macro_f1", "spearman", "pairwise_accuracy")
-# architecture of each approach's saved module
-ARCHITECTURE = {
-    (IMAGE, "image"): "ImageHead",
-    (IMAGE, "logreg"): "ImageHead",
-    (VIDEO, "video"): "VideoGRU",
-    (VIDEO, "image_to_video"): "VideoGRU",
-    (VIDEO, "video_to_image"): "MaxOverTime(ImageHead)",
-    (VIDEO, "logreg"): "MaxOverTime(ImageHead)",
-}
-
-
 # --------------------------------------------------------------------------- choosing
 
 
@@ -68,14 +57,29 @@ def _accuracy(row: dict[str, Any] | None) -> float:
     return row["accuracy"]["mean"] if _scored(row) else -1.0
 
 
+def _spearman(row: dict[str, Any]) -> float:
+    rho = row["spearman"]["mean"]
+    return -1.0 if rho is None else rho
+
+
 def _fmt(row: dict[str, Any]) -> str:
     return f"{row['accuracy']['mean']:.3f} ± {row['accuracy']['std']:.3f}"
 
 
-def choose_approach(cv_results: dict[str, Any], media: str, n_classes: int) -> tuple[str | None, str]:
-    """The candidate with the best mean CV accuracy (ties: the paper's approach first), and why.
+CHOICE_RULE = (
+    "the best mean CV accuracy at the model's N; accuracies within 0.005 of the best count as a tie, "
+    "which the higher Spearman correlation with the within-window percentile breaks"
+)
+_TIE = 0.005  # half the usual spread of accuracy over repeats (0.01 on 800 items): noise, not skill
 
-    A skipped approach (its row holds ``skipped`` and a reason) never wins.
+
+def choose_approach(cv_results: dict[str, Any], media: str, n_classes: int) -> tuple[str | None, str]:
+    """The candidate chosen by :data:`CHOICE_RULE`, and why.
+
+    Accuracy first because the classes are what a user reads; among approaches within
+    ``_TIE`` of the best accuracy, the one that orders posts best (Spearman) wins, since a
+    user also ranks candidates by the score. Remaining ties: registration order (the
+    paper's approaches first). A skipped approach (its row holds ``skipped``) never wins.
 
     Returns
     -------
@@ -86,21 +90,28 @@ def choose_approach(cv_results: dict[str, Any], media: str, n_classes: int) -> t
         One sentence naming the winner, its accuracy, the others' and the majority baseline's;
         or why there is no model for this media type.
     """
-    rows = {a: row_of(cv_results, media, a, n_classes) for a in CANDIDATES[media]}
-    present = [a for a in CANDIDATES[media] if _scored(rows[a])]
+    candidates = [a.name for a in approaches_for(media) if a.candidate]
+    rows = {a: row_of(cv_results, media, a, n_classes) for a in candidates}
+    present = [a for a in candidates if _scored(rows[a])]
     if not present:
         reasons = list(dict.fromkeys(r["skipped"] for r in rows.values() if r is not None))
         if reasons:
             skipped = f"every {media} approach was skipped at N={n_classes}"
             return None, f"no {media} model: {skipped} ({'; '.join(reasons)})"
         return None, f"no {media} cross-validation results at N={n_classes}"
-    best = max(present, key=lambda a: _accuracy(rows[a]))  # max keeps the first of equals
+    top = max(_accuracy(rows[a]) for a in present)
+    tied = [a for a in present if _accuracy(rows[a]) >= top - _TIE]
+    best = max(tied, key=lambda a: _spearman(rows[a]))  # max keeps the first of equals
     others = ", ".join(
         f"{a} {_fmt(rows[a]) if a in present else 'skipped'}"
-        for a in CANDIDATES[media]
+        for a in candidates
         if a != best and rows[a] is not None
     )
-    reason = f"{best} had the best CV accuracy at N={n_classes}: {_fmt(rows[best])} (others: {others})"
+    how = "the best CV accuracy" if len(tied) == 1 else "the best Spearman among equal CV accuracies"
+    reason = (
+        f"{best} had {how} at N={n_classes}: {_fmt(rows[best])}, Spearman {_spearman(rows[best]):.3f} "
+        f"(others: {others})"
+    )
     majority = row_of(cv_results, media, "majority", n_classes)
     if _scored(majority):
         reason += f"; majority-class baseline {_fmt(majority)}"
@@ -117,67 +128,6 @@ def _final_epochs(row: dict[str, Any] | None, config: Config) -> int:
 
 
 # --------------------------------------------------------------------------- training
-
-
-def _linear_head(weight: np.ndarray, bias: np.ndarray, config: Config) -> ImageHead:
-    head = ImageHead(weight.shape[1], weight.shape[0], config.dropout)
-    with torch.no_grad():
-        head.linear.weight.copy_(torch.from_numpy(weight.T[None]))
-        head.linear.bias.copy_(torch.from_numpy(bias[None]))
-    return head.eval()
-
-
-def _all(n: int) -> tuple[torch.Tensor, ...]:
-    return (torch.arange(n),)
-
-
-def _video_gru(dim: int, n_classes: int, config: Config) -> VideoGRU:
-    return VideoGRU(dim, n_classes, config.gru_units, config.dense_units, config.dropout)
-
-
-def train_image_model(
-    t: DatasetTensors, approach: str, n_classes: int, config: Config, epochs: int
-) -> nn.Module:
-    """The image model of ``approach`` ("image" or "logreg") trained on every image."""
-    if approach == "logreg":
-        weight, bias = logreg_linear(t.clean.numpy(), t.image_labels.numpy(), n_classes, config)
-        return _linear_head(weight, bias, config)
-    seed = derived_seed(config, n_classes, "final", approach)
-    with seeded_init(seed):
-        model = ImageHead(t.views.shape[-1], n_classes, config.dropout)
-    fit(model, (Input(t.views, t.image_labels, _all(len(t.views)), views=True),), config, seed, epochs=epochs)
-    return model
-
-
-def train_video_model(
-    t: DatasetTensors, approach: str, n_classes: int, config: Config, epochs: int
-) -> nn.Module:
-    """The video model of ``approach`` trained on every video (and image, for the mixed ones).
-
-    Returns a module from frames (n, T, D) to logits.
-    """
-    if approach == "logreg":
-        weight, bias = logreg_linear(t.pooled.numpy(), t.video_labels.numpy(), n_classes, config)
-        return MaxOverTime(_linear_head(weight, bias, config))
-    seed = derived_seed(config, n_classes, "final", approach)
-    videos = Input(t.frames, t.video_labels, _all(len(t.frames)))
-    images = Input(t.views, t.image_labels, _all(len(t.views)), views=True)
-    if approach == "video_to_image":
-        with seeded_init(seed):
-            model = ImageHead(t.frames.shape[-1], n_classes, config.dropout)
-        mixed = t.mixed_views()
-        fit(
-            model,
-            (Input(mixed, t.mixed_labels(), _all(len(mixed)), views=True),),
-            config,
-            seed,
-            epochs=epochs,
-        )
-        return MaxOverTime(model)
-    with seeded_init(seed):
-        model = _video_gru(t.frames.shape[-1], n_classes, config)
-    fit(model, (videos, images) if approach == "image_to_video" else (videos,), config, seed, epochs=epochs)
-    return model
 
 
 # --------------------------------------------------------------------------- model card facts
@@ -312,38 +262,69 @@ def train_final(
         "models": {},
     }
     with training_threads(config.train_threads):
-        epochs = _final_epochs(row_of(cv_results, IMAGE, image_approach, n_classes), config)
         t = DatasetTensors(dataset, n_classes)
-        image_model = train_image_model(t, image_approach, n_classes, config, epochs)
-        card["models"][IMAGE] = _model_entry(image_model, IMAGE, image_approach, epochs, out_dir)
-        if video_approach is not None:
-            epochs = _final_epochs(row_of(cv_results, VIDEO, video_approach, n_classes), config)
-            video_model = train_video_model(t, video_approach, n_classes, config, epochs)
-            card["models"][VIDEO] = _model_entry(video_model, VIDEO, video_approach, epochs, out_dir)
+        for media, name in ((IMAGE, image_approach), (VIDEO, video_approach)):
+            if name is None:
+                continue
+            epochs = _final_epochs(row_of(cv_results, media, name, n_classes), config)
+            fitted = approach(name).fit_final(Problem(dataset, t, media, n_classes, config), epochs)
+            card["models"][media] = _model_entry(fitted, media, name, out_dir)
+    (out_dir / "card.md").write_text(model_card_text(card))
     (out_dir / "config.json").write_text(json.dumps(card, indent=2) + "\n")  # last: marks a complete model
     log.info("model saved to %s (images: %s, videos: %s)", out_dir, image_approach, video_approach)
     return out_dir
 
 
-def _model_entry(module: nn.Module, media: str, approach: str, epochs: int, out_dir: Path) -> dict[str, Any]:
-    entry = _save_module(module, out_dir / f"{media}.safetensors")
-    entry["architecture"] = ARCHITECTURE[(media, approach)]
-    entry["epochs"] = None if approach == "logreg" else epochs
-    return entry
+def _model_entry(fitted: Fitted, media: str, name: str, out_dir: Path) -> dict[str, Any]:
+    path = out_dir / f"{media}.safetensors"
+    save_file(fitted.tensors, str(path))
+    entry = {"file": path.name, "sha256": _sha256(path), "approach": name}
+    entry["architecture"] = approach(name).architecture(media)
+    return entry | {"epochs": None} | fitted.meta
 
 
-def _build(architecture: str, card: dict[str, Any], config: Config) -> nn.Module:
-    dim, n_classes = card["dim"], card["n_classes"]
-    if architecture == "ImageHead":
-        return ImageHead(dim, n_classes, config.dropout)
-    if architecture == "MaxOverTime(ImageHead)":
-        return MaxOverTime(ImageHead(dim, n_classes, config.dropout))
-    if architecture == "VideoGRU":
-        return _video_gru(dim, n_classes, config)
-    raise InstapopError(f"unknown model architecture {architecture!r} in config.json")
+def model_card_text(card: dict[str, Any]) -> str:
+    """The model card in words (``model/card.md``): what was chosen and why, on what, how well."""
+    lines = [
+        f"# Model card: {card['n_classes']} popularity classes",
+        "",
+        f"Trained on {card['trained_on'][IMAGE]} images and {card['trained_on'][VIDEO]} videos posted "
+        f"{card['date_range']['start']} to {card['date_range']['end']}; backbone `{card['backbone']}`.",
+        "",
+        f"Choice rule: {CHOICE_RULE}.",
+        "",
+    ]
+    for media in (IMAGE, VIDEO):
+        name = card[f"{media}_approach"]
+        lines.append(f"## {media.capitalize()}s")
+        if name is None:
+            lines += [f"No {media} model: {card['choice'][media]}", ""]
+            continue
+        entry = card["models"][media]
+        lines += [
+            f"- approach: **{name}** ({approach(name).label}), saved as `{entry['architecture']}`",
+            f"- why: {card['choice'][media]}",
+        ]
+        if "ranker" in entry:
+            ranker = entry["ranker"]
+            lines.append(
+                f"- ranker: ridge penalty {ranker['alpha']:g}, context weight "
+                f"{ranker['context_weight_factor']:g}, context columns "
+                f"{', '.join(ranker['context_columns']) or 'none'}"
+            )
+        boundaries = card["class_boundaries"][media]
+        if boundaries:
+            cuts = ", ".join(f"{c:.4f}" for c in boundaries["por_boundaries"])
+            lines.append(
+                f"- PoR class boundaries in the latest window ({boundaries['window_start']} to "
+                f"{boundaries['window_end']}, {boundaries['window_posts']} posts): {cuts}"
+            )
+        lines.append("")
+    return "\n".join(lines)
 
 
-def _load_module(model_dir: Path, entry: dict[str, Any], card: dict[str, Any], config: Config) -> nn.Module:
+def _load_module(model_dir: Path, media: str, card: dict[str, Any], config: Config) -> nn.Module:
+    entry, name = card["models"][media], card[f"{media}_approach"]
     path = model_dir / entry["file"]
     if not path.is_file():
         raise InstapopError(f"{path}: weight file missing")
@@ -355,15 +336,10 @@ def _load_module(model_dir: Path, entry: dict[str, Any], card: dict[str, Any], c
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise InstapopError(f"{path}: not a readable safetensors file ({err})") from None
-    module = _build(entry["architecture"], card, config)
-    expected = {name: tuple(t.shape) for name, t in module.state_dict().items()}
-    found = {name: tuple(t.shape) for name, t in tensors.items()}
-    if found != expected:
-        raise InstapopError(
-            f"{path}: tensors {found} do not match the {entry['architecture']} in config.json"
-        )
-    module.load_state_dict(tensors)
-    return module.eval()
+    try:
+        return approach(name).load(media, tensors, entry, card, config)
+    except ShapeMismatch as err:
+        raise InstapopError(f"{path}: {err} in config.json") from None
 
 
 @dataclass
@@ -378,9 +354,9 @@ class SavedModel:
     backbone : str
         Id of the encoder the embeddings must come from.
     image_approach : str
-        "image" or "logreg".
+        The registered approach that scores images (``instapop.models.approaches``).
     video_approach : str or None
-        "video", "image_to_video", "video_to_image" or "logreg"; None without videos.
+        The one that scores videos; None without videos.
     """
 
     config: dict[str, Any]
@@ -393,8 +369,19 @@ class SavedModel:
 
     def image_head(self) -> nn.Module:
         """The image model: clean 1280-d embeddings (n, D) -> logits (n, N); a logistic-regression
-        probe is an equivalent linear layer. Differentiable, for Grad-CAM through the backbone."""
+        probe is an equivalent linear layer, the ranker its picture part with the context at the
+        training mean. Differentiable, for Grad-CAM through the backbone."""
         return self._image
+
+    def ranker(self, media: str) -> Ranker | None:
+        """The whole ranker (context weights included) when it scores ``media``, else None.
+
+        Use it to score with a post's context (``score``, ``contributions``) and for the
+        gradient direction of the score (``embedding_gradient``); see
+        :class:`instapop.models.ranker.Ranker`.
+        """
+        module = self._image if media == IMAGE else self._video
+        return getattr(module, "ranker", None)
 
     def video_model(self) -> nn.Module:
         """The video model of the chosen approach: frames (n, T, D) -> logits (n, N)."""
@@ -447,9 +434,8 @@ def load_model(model_dir: Path) -> SavedModel:
         if card.get("format") != FORMAT:
             raise InstapopError(f"{path}: not an instapop model (format {card.get('format')!r})")
         config = Config.from_dict(card["config"])
-        models = card["models"]
-        image = _load_module(model_dir, models[IMAGE], card, config)
-        video = _load_module(model_dir, models[VIDEO], card, config) if VIDEO in models else None
+        image = _load_module(model_dir, IMAGE, card, config)
+        video = _load_module(model_dir, VIDEO, card, config) if VIDEO in card["models"] else None
         return SavedModel(
             config=card,
             n_classes=int(card["n_classes"]),

@@ -1,23 +1,12 @@
-"""Repeated stratified (grouped) k-fold for the paper's four approaches and two baselines (§5.2-5.6).
+"""Repeated stratified (grouped) k-fold for every registered approach and the baselines (§5.2-5.6).
 
 For each N and each repeat, images and videos are split into k folds, stratified by class and, by
 default, grouped by post, so carousel siblings and reposts kept in one post never sit on both
 sides of a split (``Config.grouped_folds = False`` gives the paper's plain stratified folds).
 
-Approaches, each validated on its media type's folds:
-
-=================  ======  =========================================================================
-approach           media   trained on
-=================  ======  =========================================================================
-``image``          image   dropout + linear head on image embeddings (a random augmented view
-                           per image per epoch), validated on clean views
-``video``          video   the CNN-RNN on frame embeddings
-``image_to_video`` video   the CNN-RNN on videos + static 15-frame sequences made from images
-``video_to_image`` video   dropout + linear head on images + videos' time-max embeddings
-``majority``       both    the training folds' most common class
-``logreg``         both    logistic regression on clean embeddings (videos: the time-max of the
-                           frame embeddings, as video-to-image uses)
-=================  ======  =========================================================================
+The approaches (the paper's four, the ranker and two baselines) live in
+:mod:`instapop.models.approaches`; ``Config.approaches`` says which run (``--paper``: the paper's
+four and the baselines). Each is validated on its media type's folds.
 
 No profile shape stops the protocol: every class needs at least k posts (items, with plain
 folds) for the outer folds, and the neural approaches also need k posts of each class in every
@@ -39,9 +28,14 @@ grouped, stratified k-th of the training folds instead, and the scored fold stay
 Metrics per approach and N, computed on each repeat's out-of-fold predictions (all k folds
 pooled, as the paper's "total accuracy over the 5 splits") and given as mean and standard
 deviation (ddof = 0) over repeats: accuracy, top-2 accuracy (N >= 3), balanced accuracy,
-macro-F1, the row-normalised confusion matrix, the Spearman correlation between the expected
-class sum_k p_k k and PoR, and the pairwise accuracy: of two validation items of one fold with
-different classes, how often the expected class orders them right (ties count one half).
+macro-F1, the row-normalised confusion matrix, the Spearman correlation between an item's
+score (a classifier's expected class sum_k p_k k; the ranker's predicted percentile) and its
+within-window PoR percentile, and the pairwise accuracy: of two validation items of one fold
+with different percentiles, how often the score orders them right (ties count one half).
+Both are measured against the percentile, not raw PoR: across years raw PoR mostly follows
+audience growth and the follower estimate, which no picture can predict.
+
+Every out-of-fold prediction (item, repeat, N, approach) goes to ``cv_predictions.csv``.
 """
 
 from __future__ import annotations
@@ -50,18 +44,16 @@ import hashlib
 import json
 import logging
 import time
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+import pandas as pd
 from scipy.stats import spearmanr
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from tqdm.auto import tqdm
@@ -71,19 +63,20 @@ from instapop.config import Config
 from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
 from instapop.embed.cache import cache_key, write_atomically
 from instapop.errors import InstapopError
-from instapop.models import ImageHead, Input, VideoGRU, fit, predict_proba, seeded_init, training_threads
-from instapop.models.fit import pad_rows
+from instapop.models import training_threads
+from instapop.models.approaches import (
+    Problem,
+    approach,
+    approaches_for,
+    logreg_linear,
+    softmax_linear,
+)
+from instapop.models.crossval import DatasetTensors, Outcome, Split, derived_seed
 from instapop.runtime import resolve_threads
 
 log = logging.getLogger(__name__)
 
-APPROACHES = ("image", "video", "image_to_video", "video_to_image")
-BASELINES = ("majority", "logreg")
-MEDIA_APPROACHES = {
-    IMAGE: ("image", "majority", "logreg"),
-    VIDEO: ("video", "image_to_video", "video_to_image", "majority", "logreg"),
-}
-SCHEMA_VERSION = 2  # 2: a skipped approach is a row with its reason
+SCHEMA_VERSION = 3  # 2: a skipped approach is a row with its reason; 3: Spearman vs the percentile
 _DECIMALS = 6  # JSON floats are rounded: the file stays byte-identical and readable
 
 
@@ -183,277 +176,34 @@ def repeated_folds(items: MediaSet, n_classes: int, config: Config, what: str = 
     return folds
 
 
-@dataclass(frozen=True)
-class Split:
-    """Rows of every member (repeat x fold) of one media type's cross-validation.
-
-    ``train``/``val`` are the outer split (baselines fit on ``train``; every approach is scored
-    on ``val``). The neural models fit on ``fit`` and keep the epoch with the best accuracy on
-    ``callback``: with ``Config.epoch_callback = "inner"`` that is one grouped, stratified
-    k-th of the training folds, never scored; with ``"fold"`` it is ``val`` itself, as in the
-    paper, which lets the choice of epoch peek at the scored fold. ``fit`` and ``callback`` are
-    empty when the inner split is impossible (see :func:`inner_shortfall`): only the baselines
-    run then.
-    """
-
-    train: tuple[torch.Tensor, ...]
-    fit: tuple[torch.Tensor, ...]
-    callback: tuple[torch.Tensor, ...]
-    val: tuple[torch.Tensor, ...]
-
-    @classmethod
-    def from_folds(
-        cls, folds: np.ndarray, items: MediaSet, n_classes: int, config: Config, with_callback: bool = True
-    ) -> Split:
-        n_folds = int(folds.max()) + 1
-        train, fit_rows, callback, val = [], [], [], []
-        for repeat in range(folds.shape[0]):
-            for fold in range(n_folds):
-                outer_train = np.flatnonzero(folds[repeat] != fold)
-                train.append(outer_train)
-                val.append(np.flatnonzero(folds[repeat] == fold))
-                if not with_callback:
-                    continue
-                if config.epoch_callback == "fold":
-                    fit_rows.append(outer_train)
-                    callback.append(val[-1])
-                    continue
-                inner = _inner_holdout(outer_train, items, n_classes, config, repeat, fold)
-                fit_rows.append(np.setdiff1d(outer_train, inner))
-                callback.append(inner)
-        return cls(_tensors(train), _tensors(fit_rows), _tensors(callback), _tensors(val))
-
-
-def _tensors(rows: list[np.ndarray]) -> tuple[torch.Tensor, ...]:
-    return tuple(torch.from_numpy(r) for r in rows)
-
-
-def _inner_holdout(
-    rows: np.ndarray, items: MediaSet, n_classes: int, config: Config, repeat: int, fold: int
-) -> np.ndarray:
-    """One grouped, stratified k-th of a training fold, for the epoch callback."""
-    if config.epoch_callback != "inner":
-        raise InstapopError(f"epoch_callback must be 'inner' or 'fold'; got {config.epoch_callback!r}")
-    random_state = int(np.random.SeedSequence([config.seed, repeat, fold, 1]).generate_state(1)[0])
-    splitter = StratifiedGroupKFold(config.n_splits, shuffle=True, random_state=random_state)
-    _, held_out = next(splitter.split(rows, items.labels[n_classes][rows], items.groups[rows]))
-    return rows[held_out]
-
-
-def _images_outside(split: Split, data: Dataset) -> tuple[torch.Tensor, ...]:
-    """For each member, the images whose post has no video in its validation or callback rows."""
-    rows = []
-    for val, callback in zip(split.val, split.callback, strict=True):
-        val_posts = data.videos.groups[np.concatenate([val.numpy(), callback.numpy()])]
-        rows.append(torch.from_numpy(np.flatnonzero(~np.isin(data.images.groups, val_posts))))
-    return tuple(rows)
-
-
-# --------------------------------------------------------------------------- approaches
-
-
-@dataclass
-class Outcome:
-    """Out-of-fold probabilities of one approach, and per-member best epochs."""
-
-    probs: np.ndarray  # (n_repeats, n_items, N)
-    best_epochs: list[int | None]
-
-
-def derived_seed(config: Config, *parts: int | str) -> int:
-    """A seed for one training, derived from ``config.seed`` and names/numbers that identify it."""
-    words = [config.seed] + [p if isinstance(p, int) else sum(map(ord, p)) for p in parts]
-    return int(np.random.SeedSequence(words).generate_state(1)[0])
-
-
-def _assemble(val_rows: tuple[torch.Tensor, ...], member_probs: list[np.ndarray], shape: tuple) -> np.ndarray:
-    probs = np.zeros(shape)
-    n_folds = len(val_rows) // shape[0]
-    for member, (rows, p) in enumerate(zip(val_rows, member_probs, strict=True)):
-        probs[member // n_folds, rows.numpy()] = p
-    return probs
-
-
-class DatasetTensors:
-    """The dataset as torch tensors for one N (copies: the arrays may be read-only)."""
-
-    def __init__(self, data: Dataset, n_classes: int) -> None:
-        self.views = torch.tensor(data.image_views)
-        self.clean = self.views[:, 0]
-        self.frames = torch.tensor(data.video_frames)
-        self.pooled = (
-            self.frames.amax(dim=1) if len(data.videos) else self.frames.new_zeros(0, self.clean.shape[1])
-        )
-        self.image_labels = torch.tensor(data.images.labels[n_classes])
-        self.video_labels = torch.tensor(data.videos.labels[n_classes])
-
-    def mixed_views(self) -> torch.Tensor:
-        """Images' views, then each video's time-max embedding as K identical views: (n_i + n_v, K, D)."""
-        return torch.cat([self.views, self.pooled[:, None, :].expand(-1, self.views.shape[1], -1)])
-
-    def mixed_labels(self) -> torch.Tensor:
-        """Labels of :meth:`mixed_views`' rows."""
-        return torch.cat([self.image_labels, self.video_labels])
-
-
-def _train_stacked(
-    model: torch.nn.Module,
-    train: tuple[Input, ...],
-    scored: tuple[torch.Tensor, torch.Tensor],
-    split: Split,
-    config: Config,
-    seed: int,
-) -> Outcome:
-    """Fit every member, keep its best callback epoch, predict its validation fold.
-
-    ``scored`` is the clean (data, labels) the callback and validation rows index into.
-    """
-    data, labels = scored
-    results = fit(model, train, config, seed, val=Input(data, labels, split.callback))
-    rows, _ = pad_rows(split.val)
-    probs = predict_proba(model, data[rows])  # (E, V, N), every member with its kept weights
-    member_probs = [probs[m, : len(r)] for m, r in enumerate(split.val)]
-    shape = (config.n_repeats, len(data), probs.shape[-1])
-    return Outcome(_assemble(split.val, member_probs, shape), [r.best_epoch for r in results])
-
-
-def run_image(t: DatasetTensors, split: Split, config: Config, n_classes: int, seed: int) -> Outcome:
-    """The paper's image classifier on each image fold."""
-    with seeded_init(seed):
-        model = ImageHead(t.views.shape[-1], n_classes, config.dropout, members=len(split.fit))
-    train = (Input(t.views, t.image_labels, split.fit, views=True),)
-    return _train_stacked(model, train, (t.clean, t.image_labels), split, config, seed)
-
-
-def _video_gru(t: DatasetTensors, config: Config, n_classes: int, members: int) -> VideoGRU:
-    return VideoGRU(
-        t.frames.shape[-1], n_classes, config.gru_units, config.dense_units, config.dropout, members=members
-    )
-
-
-def run_video(
-    t: DatasetTensors,
-    split: Split,
-    config: Config,
-    n_classes: int,
-    seed: int,
-    image_rows: tuple[torch.Tensor, ...] | None = None,
-) -> Outcome:
-    """The CNN-RNN on each video fold; given ``image_rows`` (per member), also trained on static
-    sequences of those (augmented) images: the image-to-video approach."""
-    with seeded_init(seed):
-        model = _video_gru(t, config, n_classes, len(split.fit))
-    train = (Input(t.frames, t.video_labels, split.fit),)
-    if image_rows is not None:
-        train += (Input(t.views, t.image_labels, image_rows, views=True),)
-    return _train_stacked(model, train, (t.frames, t.video_labels), split, config, seed)
-
-
-def run_video_to_image(
-    t: DatasetTensors,
-    split: Split,
-    image_rows: tuple[torch.Tensor, ...],
-    config: Config,
-    n_classes: int,
-    seed: int,
-) -> Outcome:
-    """One dropout + linear head on images and videos' time-max embeddings together."""
-    with seeded_init(seed):
-        model = ImageHead(t.views.shape[-1], n_classes, config.dropout, members=len(split.fit))
-    n_images = len(t.views)
-    rows = tuple(torch.cat([i, v + n_images]) for i, v in zip(image_rows, split.fit, strict=True))
-    train = (Input(t.mixed_views(), t.mixed_labels(), rows, views=True),)
-    return _train_stacked(model, train, (t.pooled, t.video_labels), split, config, seed)
-
-
-def run_majority(labels: np.ndarray, split: Split, config: Config, n_classes: int) -> Outcome:
-    """Predict the training folds' most common class (ties: the lowest class)."""
-    probs = []
-    for train in split.train:
-        majority = np.bincount(labels[train.numpy()], minlength=n_classes).argmax()
-        probs.append(np.tile(np.eye(n_classes)[majority], (len(split.val[len(probs)]), 1)))
-    shape = (config.n_repeats, len(labels), n_classes)
-    return Outcome(_assemble(split.val, probs, shape), [None] * len(split.train))
-
-
-def logreg_linear(
-    x: np.ndarray, y: np.ndarray, n_classes: int, config: Config
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fit the logistic-regression probe and return it as one linear layer on raw embeddings.
-
-    Features are standardised for the fit; the scaling is folded into the returned weights so
-    that ``softmax(x @ weight.T + bias)`` gives its probabilities (a binary model's single
-    logit z becomes the two logits (0, z)). Classes absent from ``y`` get a very low bias.
-
-    Returns
-    -------
-    weight : numpy.ndarray
-        (N, D) float32.
-    bias : numpy.ndarray
-        (N,) float32.
-    """
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
-    model = LogisticRegression(C=config.logreg_c, max_iter=config.logreg_max_iter)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the probe is a baseline; its cap is in Config
-        model.fit((x - mean) / scale, y)
-    coef, intercept = model.coef_, model.intercept_
-    if len(model.classes_) == 2:  # one logit z for classes_[1]; classes_[0] gets 0
-        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
-    weight = np.zeros((n_classes, x.shape[1]))
-    bias = np.full(n_classes, -1e4)  # never predicted: the class was not in training
-    if len(model.classes_) == 1:
-        bias[model.classes_[0]] = 0.0
-    else:
-        weight[model.classes_] = coef / scale
-        bias[model.classes_] = intercept - (coef / scale) @ mean
-    return weight.astype(np.float32), bias.astype(np.float32)
-
-
-def softmax_linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Probabilities of a linear layer: softmax(x W^T + b), (n, N)."""
-    logits = x.astype(np.float64) @ weight.T.astype(np.float64) + bias
-    logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def run_logreg(x: np.ndarray, labels: np.ndarray, split: Split, config: Config, n_classes: int) -> Outcome:
-    """The logistic-regression probe on clean (image) or time-max (video) embeddings."""
-    probs = []
-    for train, val in zip(split.train, split.val, strict=True):
-        weight, bias = logreg_linear(x[train.numpy()], labels[train.numpy()], n_classes, config)
-        probs.append(softmax_linear(x[val.numpy()], weight, bias))
-    shape = (config.n_repeats, len(labels), n_classes)
-    return Outcome(_assemble(split.val, probs, shape), [None] * len(split.train))
-
-
 # --------------------------------------------------------------------------- metrics
 
 
-def pairwise_accuracy(expected: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
-    """Correctly ordered pairs (ties one half) among pairs with different classes, and their count."""
-    i, j = np.triu_indices(len(labels), k=1)
-    differ = labels[i] != labels[j]
+def pairwise_accuracy(scores: np.ndarray, truth: np.ndarray) -> tuple[float, int]:
+    """Correctly ordered pairs (ties of the score one half) among pairs whose ``truth`` differs,
+    and their count."""
+    i, j = np.triu_indices(len(truth), k=1)
+    differ = truth[i] != truth[j]
     i, j = i[differ], j[differ]
-    truth = np.sign(labels[i] - labels[j])
-    guess = np.sign(expected[i] - expected[j])
-    return float((guess == truth).sum() + 0.5 * (guess == 0).sum()), int(len(i))
+    right = np.sign(truth[i] - truth[j])
+    guess = np.sign(scores[i] - scores[j])
+    return float((guess == right).sum() + 0.5 * (guess == 0).sum()), int(len(i))
 
 
 def repeat_metrics(
-    probs: np.ndarray, labels: np.ndarray, por: np.ndarray, folds: np.ndarray
+    probs: np.ndarray, scores: np.ndarray, labels: np.ndarray, percentile: np.ndarray, folds: np.ndarray
 ) -> dict[str, Any]:
-    """Metrics of one repeat's out-of-fold probabilities (n, N)."""
+    """Metrics of one repeat's out-of-fold probabilities (n, N) and scores (n,)."""
     n_classes = probs.shape[1]
     predicted = probs.argmax(axis=1)
-    expected = probs @ np.arange(n_classes)
     correct_pairs = n_pairs = 0.0
+    known = np.isfinite(percentile)
     for fold in np.unique(folds):
-        c, n = pairwise_accuracy(expected[folds == fold], labels[folds == fold])
+        rows = (folds == fold) & known
+        c, n = pairwise_accuracy(scores[rows], percentile[rows])
         correct_pairs, n_pairs = correct_pairs + c, n_pairs + n
-    rho = spearmanr(expected, por).statistic if np.ptp(expected) > 0 else np.nan
+    varies = known.sum() > 1 and np.ptp(scores[known]) > 0
+    rho = spearmanr(scores[known], percentile[known]).statistic if varies else np.nan
     top2 = np.argsort(-probs, axis=1, kind="stable")[:, :2]
     return {
         "accuracy": float((predicted == labels).mean()),
@@ -501,12 +251,18 @@ def _mean_std(values: list) -> dict[str, Any]:
 def summarise(job: Job, outcome: Outcome, items: MediaSet, folds: np.ndarray) -> dict[str, Any]:
     """One table row: metrics mean/std over repeats, plus each repeat's and each fold's numbers."""
     labels = items.labels[job.n_classes]
-    repeats = [repeat_metrics(outcome.probs[r], labels, items.por, folds[r]) for r in range(len(folds))]
+    scores = outcome.item_scores()
+    repeats = [
+        repeat_metrics(outcome.probs[r], scores[r], labels, items.percentile, folds[r])
+        for r in range(len(folds))
+    ]
     fold_numbers = _fold_numbers(outcome, outcome.probs, labels, folds, job.split)
     row = {"media": job.media, "approach": job.approach, "n_classes": job.n_classes, "n_items": len(items)}
     row |= {key: _mean_std([r[key] for r in repeats]) for key in repeats[0]}
     row["repeats"] = repeats
     row["folds"] = fold_numbers
+    # out-of-fold predictions, for cv_predictions.csv (not kept in cv_results.json)
+    row["predictions"] = {"score": scores.tolist(), "predicted": outcome.probs.argmax(axis=2).tolist()}
     return row
 
 
@@ -519,19 +275,23 @@ class MediaPlan:
 
     ``outer`` says why no approach can run (the items cannot make stratified folds);
     ``inner`` why the neural approaches cannot (no inner split to pick their epoch), while the
-    baselines, which need none, still run.
+    others, which need none, still run; ``no_percentile`` why the ranker cannot (a media table
+    written before the within-window percentile existed).
     """
 
     items: MediaSet
     folds: np.ndarray | None
     outer: str | None = None
     inner: str | None = None
+    no_percentile: str | None = None
 
-    def skip_reason(self, approach: str) -> str | None:
-        """Why ``approach`` is skipped on this media type, or None when it runs."""
+    def skip_reason(self, name: str) -> str | None:
+        """Why approach ``name`` is skipped on this media type, or None when it runs."""
         if self.outer is not None:
             return self.outer
-        return self.inner if approach in APPROACHES else None
+        if approach(name).neural and self.inner is not None:
+            return self.inner
+        return self.no_percentile if name == "ranker" else None
 
 
 def plan_media(items: MediaSet, media: str, n_classes: int, config: Config) -> MediaPlan:
@@ -545,7 +305,10 @@ def plan_media(items: MediaSet, media: str, n_classes: int, config: Config) -> M
     inner = inner_shortfall(items, folds, n_classes, config, what)
     if inner is not None:
         log.warning("%s neural approaches skipped (baselines still run): %s", media, inner)
-    return MediaPlan(items, folds, inner=inner)
+    no_percentile = None
+    if not np.isfinite(items.percentile).all():
+        no_percentile = f"{what}: media.csv has no within-window percentile; rerun `instapop ingest`"
+    return MediaPlan(items, folds, inner=inner, no_percentile=no_percentile)
 
 
 @dataclass(frozen=True)
@@ -557,37 +320,6 @@ class Job:
     n_classes: int
     split: Split
     run: Callable[[], Outcome]
-
-
-# Rows start longest first, so that parallel workers finish together: the CNN-RNN rows take
-# most of the time (image-to-video the longest), then the dense heads, then the baselines.
-_START_ORDER = ("image_to_video", "video", "video_to_image", "image", "logreg", "majority")
-
-
-def _runners(
-    data: Dataset, t: DatasetTensors, media: str, split: Split, config: Config, n: int
-) -> dict[str, Callable[[], Outcome]]:
-    """How to compute each approach's outcome on one media type's split."""
-    seed = {approach: derived_seed(config, n, approach) for approach in APPROACHES}
-    if media == IMAGE:
-        labels = data.images.labels[n]
-        return {
-            "image": lambda: run_image(t, split, config, n, seed["image"]),
-            "majority": lambda: run_majority(labels, split, config, n),
-            "logreg": lambda: run_logreg(data.image_views[:, 0], labels, split, config, n),
-        }
-    labels = data.videos.labels[n]
-    return {
-        "video": lambda: run_video(t, split, config, n, seed["video"]),
-        "image_to_video": lambda: run_video(
-            t, split, config, n, seed["image_to_video"], _images_outside(split, data)
-        ),
-        "video_to_image": lambda: run_video_to_image(
-            t, split, _images_outside(split, data), config, n, seed["video_to_image"]
-        ),
-        "majority": lambda: run_majority(labels, split, config, n),
-        "logreg": lambda: run_logreg(t.pooled.numpy(), labels, split, config, n),
-    }
 
 
 def skipped_row(media: str, approach: str, n_classes: int, n_items: int, reason: str) -> dict[str, Any]:
@@ -606,16 +338,17 @@ def _entries(data: Dataset, plans: dict[str, MediaPlan], config: Config, n: int)
     t = DatasetTensors(data, n)
     entries: list[Job | dict] = []
     for media, plan in plans.items():
-        runners = {}
+        split = None
         if plan.folds is not None:
             split = Split.from_folds(plan.folds, plan.items, n, config, with_callback=plan.inner is None)
-            runners = _runners(data, t, media, split, config, n)
-        for approach in MEDIA_APPROACHES[media]:
-            reason = plan.skip_reason(approach)
+        problem = Problem(data, t, media, n, config, split)
+        for candidate in approaches_for(media, config.approaches):
+            reason = plan.skip_reason(candidate.name)
             if reason is None:
-                entries.append(Job(media, approach, n, split, runners[approach]))
+                run = partial(candidate.cross_validate, problem)
+                entries.append(Job(media, candidate.name, n, split, run))
             else:
-                entries.append(skipped_row(media, approach, n, len(plan.items), reason))
+                entries.append(skipped_row(media, candidate.name, n, len(plan.items), reason))
     return entries
 
 
@@ -641,7 +374,8 @@ def run_jobs(
     ``workers`` or on scheduling. ``on_done(index, outcome)`` is called, in this thread, as
     each job finishes; the progress bar counts ``reused`` rows (from checkpoints) as done.
     """
-    order = sorted(range(len(jobs)), key=lambda i: _START_ORDER.index(jobs[i].approach))
+    # Rows start most costly first (the CNN-RNNs), so that parallel workers finish together.
+    order = sorted(range(len(jobs)), key=lambda i: -approach(jobs[i].approach).cost)
     outcomes: list[Outcome | None] = [None] * len(jobs)
     desc = f"cross-validation ({reused} rows from checkpoints)" if reused else "cross-validation"
     bar = tqdm(total=len(jobs) + reused, initial=reused, desc=desc, unit="approach", disable=not progress)
@@ -778,9 +512,10 @@ def evaluate(
     -------
     dict
         JSON-serialisable results: ``rows`` (one per media x approach x N, with metrics
-        ``{"mean", "std"}`` over repeats, each repeat's metrics and each fold's numbers, or
-        ``skipped`` and its reason), ``folds`` (fold of each item per repeat), ``ids`` and
-        ``skipped`` items.
+        ``{"mean", "std"}`` over repeats, each repeat's metrics and each fold's numbers, and
+        its out-of-fold ``predictions``, or ``skipped`` and its reason), ``folds`` (fold of
+        each item per repeat), ``ids``, ``items`` (post, percentile and classes of each item)
+        and ``skipped`` items.
 
     Raises
     ------
@@ -798,6 +533,7 @@ def evaluate(
         "backbone": dataset.backbone,
         "n_items": {IMAGE: len(dataset.images), VIDEO: len(dataset.videos)},
         "ids": {IMAGE: list(dataset.images.ids), VIDEO: list(dataset.videos.ids)},
+        "items": {IMAGE: _item_facts(dataset.images), VIDEO: _item_facts(dataset.videos)},
         "folds": {IMAGE: {}, VIDEO: {}},
         "rows": [],
     }
@@ -816,6 +552,14 @@ def evaluate(
     return results
 
 
+def _item_facts(items: MediaSet) -> dict[str, Any]:
+    return {
+        "post_id": items.groups.tolist(),
+        "percentile": [None if not np.isfinite(p) else float(p) for p in items.percentile],
+        "classes": {str(n): labels.tolist() for n, labels in items.labels.items()},
+    }
+
+
 # --------------------------------------------------------------------------- outputs
 
 
@@ -830,8 +574,59 @@ def _rounded(value: Any) -> Any:
 
 
 def cv_json(results: dict[str, Any]) -> str:
-    """The results as the text of ``cv_results.json`` (floats rounded to 6 decimals)."""
-    return json.dumps(_rounded(results), indent=1) + "\n"
+    """The results as the text of ``cv_results.json`` (floats rounded to 6 decimals), without the
+    per-item predictions (those go to ``cv_predictions.csv``)."""
+    rows = [{k: v for k, v in row.items() if k != "predictions"} for row in results["rows"]]
+    return json.dumps(_rounded(results | {"rows": rows}), indent=1) + "\n"
+
+
+PREDICTION_COLUMNS = (
+    "media_id",
+    "post_id",
+    "media",
+    "n_classes",
+    "approach",
+    "repeat",
+    "fold",
+    "score",
+    "predicted_class",
+    "true_class",
+    "percentile",
+)
+
+
+def cv_predictions(results: dict[str, Any]) -> pd.DataFrame:
+    """Every out-of-fold prediction: one line per item x repeat x N x approach.
+
+    ``score`` orders the items (the ranker's predicted percentile, a classifier's expected
+    class); sort by ``score - percentile`` to see which posts surprised a model.
+    """
+    tables = []
+    for row in results["rows"]:
+        if "predictions" not in row:
+            continue
+        media, n = row["media"], row["n_classes"]
+        items, folds = results["items"][media], np.asarray(results["folds"][media][str(n)])
+        scores = np.asarray(row["predictions"]["score"], dtype=float)
+        for repeat in range(len(scores)):
+            tables.append(
+                pd.DataFrame(
+                    {
+                        "media_id": results["ids"][media],
+                        "post_id": items["post_id"],
+                        "media": media,
+                        "n_classes": n,
+                        "approach": row["approach"],
+                        "repeat": repeat,
+                        "fold": folds[repeat],
+                        "score": np.round(scores[repeat], _DECIMALS),
+                        "predicted_class": row["predictions"]["predicted"][repeat],
+                        "true_class": items["classes"][str(n)],
+                        "percentile": np.asarray(items["percentile"], dtype=float),
+                    }
+                )
+            )
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=PREDICTION_COLUMNS)
 
 
 def _cell(metric: dict[str, Any]) -> str:
@@ -849,7 +644,8 @@ def cv_markdown(results: dict[str, Any]) -> str:
         f"repeats, mean ± std over repeats; {results['n_items'][IMAGE]} images, "
         f"{results['n_items'][VIDEO]} videos.",
         "",
-        "| media | approach | N | accuracy | top-2 | balanced acc. | macro-F1 | Spearman (PoR) | pairwise |",
+        "| media | approach | N | accuracy | top-2 | balanced acc. | macro-F1 | Spearman (percentile) "
+        "| pairwise |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in results["rows"]:
@@ -870,11 +666,12 @@ def cv_markdown(results: dict[str, Any]) -> str:
 
 
 def write_cv_results(results: dict[str, Any], run_dir: Path) -> None:
-    """Write ``cv_results.json`` and ``cv_results.md`` into ``run_dir``."""
+    """Write ``cv_results.json``, ``cv_results.md`` and ``cv_predictions.csv`` into ``run_dir``."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "cv_results.json").write_text(cv_json(results))
     (run_dir / "cv_results.md").write_text(cv_markdown(results))
+    cv_predictions(results).to_csv(run_dir / "cv_predictions.csv", index=False)
 
 
 def load_cv_results(run_dir: Path) -> dict[str, Any]:
@@ -894,13 +691,15 @@ def row_of(results: dict[str, Any], media: str, approach: str, n_classes: int) -
 
 
 __all__ = [
-    "APPROACHES",
-    "BASELINES",
-    "MEDIA_APPROACHES",
+    "DatasetTensors",
+    "Outcome",
     "RowCheckpoints",
+    "Split",
     "cv_json",
     "cv_markdown",
+    "cv_predictions",
     "dataset_digest",
+    "derived_seed",
     "evaluate",
     "inner_shortfall",
     "load_cv_results",

@@ -6,12 +6,18 @@ Grad-CAM weighs each of the 1280 channels of the last 7x7 feature map by the
 mean gradient of the target logit over that channel and keeps the positive
 part of the weighted sum: a coarse map of where the evidence for the class is.
 
+A ranker has no classes to explain but a score; its change with the embedding
+(``d score / d embedding``) is a fixed direction in embedding space when the score
+is linear in the view-averaged embedding. :class:`ScoreLogits` makes the score a
+logit, so the same Grad-CAM shows where the picture raises the ranker's score.
+
 Kept small and fast: one forward and one backward pass, used by the report,
 ``instapop predict`` and the web page alike.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +76,44 @@ def gradcam(backbone: Lite0, head: torch.nn.Module, image: np.ndarray, target: i
     peak = float(cam.max())
     heatmap = cam / peak if peak > 0 else np.zeros_like(cam)
     return GradCam(heatmap=heatmap.astype(np.float32), target=target, probs=probs.astype(np.float32))
+
+
+class ScoreLogits(torch.nn.Module):
+    """Logits ``[0, score(x)]`` of a function that scores embeddings: class 1 explains the score.
+
+    A ranker scores rather than classifies. With a constant first logit the softmax is a
+    sigmoid of the score, so ``gradcam(..., target=1)`` weighs each channel by how much it
+    raises the score (for a linear score, by ``d score / d embedding``, one fixed direction),
+    and an occlusion over video frames (``instapop.explain.video.frame_importance`` with
+    ``target=1``) measures how much each frame holds it up.
+
+    Parameters
+    ----------
+    score : differentiable map from embeddings (images (n, D), videos' frames (n, T, D)) to (n,) scores.
+    """
+
+    def __init__(self, score: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.score = score
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        score = self.score(embeddings).reshape(-1, 1)
+        return torch.cat([torch.zeros_like(score), score], dim=1)
+
+
+def class_evidence(head: torch.nn.Module, target: int) -> tuple[torch.nn.Module, int]:
+    """The module and the logit whose Grad-CAM explains class ``target`` of ``head``.
+
+    A classifier: itself and the class. A ranker's head (it has a ``score`` and its class
+    ``cuts``): its score as logit 1 (:class:`ScoreLogits`), negated for the classes below
+    the middle. Its ordinal logits move with (k - (N-1)/2) times the score, so the middle
+    class's logit would not move at all and its map would be blank; explaining the score
+    shows where the picture raises it (upper classes, the middle) or lowers it (lower classes).
+    """
+    if not hasattr(head, "score") or not hasattr(head, "cuts"):
+        return head, target
+    sign = -1.0 if target < len(head.cuts) / 2 else 1.0
+    return ScoreLogits(lambda embeddings: sign * head.score(embeddings)).eval(), 1
 
 
 def cell_centres(n_cells: int, length: float) -> np.ndarray:

@@ -9,28 +9,30 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from instapop.models.approaches import REGISTRY
 from instapop.report import figures
 from instapop.report.html import Section, image, missing, paragraph, table
 from instapop.report.run_files import RunFiles
 
 NEEDS_CV = "Needs cv_results.json: run the evaluation stage (`instapop run` does it)."
-LEARNED = ("image", "video", "image_to_video", "video_to_image")
-NAMES = {
-    "image": "image model",
-    "video": "video model (CNN-RNN)",
-    "image_to_video": "CNN-RNN also trained on still images",
-    "video_to_image": "image head also trained on videos",
-    "majority": "baseline: most common class",
-    "logreg": "baseline: logistic regression",
-}
 METRICS = {
     "accuracy": "accuracy",
     "top2_accuracy": "top-2",
     "balanced_accuracy": "balanced acc.",
     "macro_f1": "macro-F1",
-    "spearman": "Spearman (PoR)",
+    "spearman": "Spearman (percentile)",
     "pairwise_accuracy": "pairwise",
 }
+
+
+def _name(approach: str) -> str:
+    """An approach's plain words (its key when no registered approach has that name)."""
+    return REGISTRY[approach].label if approach in REGISTRY else approach
+
+
+def _learned() -> list[str]:
+    """The registered approaches that are models, not baselines, in the table's order."""
+    return [a.name for a in REGISTRY.values() if not a.baseline]
 
 
 def _cell(metric: dict) -> str:
@@ -49,7 +51,7 @@ def metrics_table(cv: dict) -> pd.DataFrame:
         [
             {
                 "media": row["media"],
-                "approach": NAMES.get(row["approach"], row["approach"]),
+                "approach": _name(row["approach"]),
                 "N": row["n_classes"],
             }
             | {"items": row["n_items"]}
@@ -66,7 +68,7 @@ def skipped_notes(cv: dict) -> list[str]:
         if "skipped" in row:
             stopped.setdefault((row["media"], row["n_classes"], row["skipped"]), []).append(row["approach"])
     return [
-        f"Not validated ({media}s, N = {n_classes}: {', '.join(NAMES[a] for a in approaches)}): {reason}."
+        f"Not validated ({media}s, N = {n_classes}: {', '.join(_name(a) for a in approaches)}): {reason}."
         for (media, n_classes, reason), approaches in stopped.items()
     ]
 
@@ -74,11 +76,11 @@ def skipped_notes(cv: dict) -> list[str]:
 def _confusion_panels(cv: dict, n_classes: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return [
         (
-            f"{NAMES[row['approach']]}, N = {n_classes}",
+            f"{_name(row['approach'])}, N = {n_classes}",
             np.asarray(row["confusion"]["mean"]),
             np.asarray(row["confusion"]["std"]),
         )
-        for approach in LEARNED
+        for approach in _learned()
         for row in cv["rows"]
         if row["approach"] == approach
         and row["n_classes"] == n_classes
@@ -101,6 +103,14 @@ def accuracy_section(run: RunFiles) -> Section:
         f"Cross-validation: {config['n_splits']} folds ({folds}), repeated {config['n_repeats']} times; "
         "each cell is the mean ± standard deviation over repeats. Confusion matrices are row-normalised: "
         "each row says where the items of one true class ended up (paper Figs. 5-8)."
+    ) + paragraph(
+        "Beside the paper's classifiers, the ranker predicts one number per post: where its PoR will "
+        "fall among the posts of its own eight-week window (its within-window percentile, 0 = least "
+        "popular, 1 = most), from the picture and from what you know before publishing (hour, weekday, "
+        "time since the previous post, carousel, caption). Classes are cuts of that number, so one model "
+        "serves any number of classes. Spearman and pairwise accuracy say how well each model orders "
+        "posts, measured against that within-window percentile: raw PoR across years mostly follows the "
+        "audience's growth and the follower estimate, which no picture can predict."
     )
     for n_classes in sorted({row["n_classes"] for row in cv["rows"]}):
         panels = _confusion_panels(cv, n_classes)
@@ -122,9 +132,9 @@ def summary_lines(cv: dict) -> list[str]:
         }
         guess = rows.get("majority", {}).get("accuracy", {}).get("mean")
         models = [
-            f"the {NAMES[a]} is right {rows[a]['accuracy']['mean']:.0%} of the time"
+            f"the {_name(a)} is right {rows[a]['accuracy']['mean']:.0%} of the time"
             + (f" ({(rows[a]['accuracy']['mean'] - guess) * 100:+.0f} points)" if guess is not None else "")
-            for a in LEARNED
+            for a in _learned()
             if a in rows and rows[a]["accuracy"]["mean"] is not None
         ]
         if not models:

@@ -76,6 +76,8 @@ def summary_section(run: RunFiles) -> Section:
     items = [item for item in items if item]
     items += [f"The {stage} stage did not run ({why})." for stage, why in run.stages_not_run().items()]
     items += accuracy.summary_lines(run.cv) if run.cv is not None else ["Models: not evaluated yet."]
+    drivers = sections.context_drivers(run)
+    items += [sections.drivers_text(drivers) + " (see When to post)"] if drivers else []
     body = "".join(f"<li>{esc(line)}</li>" for line in items) + _regions_summary(run)
     return Section("summary", title, f'<ul class="summary">{body}</ul>')
 
@@ -89,6 +91,7 @@ def report_sections(run: RunFiles) -> list[Section]:
         sections.duplicates_section(run),
         sections.map_section(run),
         accuracy.accuracy_section(run),
+        sections.context_section(run),
         sections.gradcam_section(run),
         sections.videos_section(run),
         sections.quality_section(run),

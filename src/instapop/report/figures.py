@@ -1,4 +1,4 @@
-"""The report's matplotlib figures (paper Figs. 1b, 2, 5-8 and the PoR timeline), as PNG bytes.
+"""The report's matplotlib figures (paper Figs. 1b, 2, 5-8, the PoR timeline, context effects), as PNG bytes.
 
 Every function takes plain tables read from the run folder and returns PNG
 bytes; none touches pyplot's global state (``matplotlib.figure.Figure`` draws on
@@ -11,13 +11,15 @@ import io
 
 import numpy as np
 import pandas as pd
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import LinearSegmentedColormap, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 MEDIA_COLOURS = {"image": "tab:blue", "video": "tab:orange"}
 # red (least popular) -> amber -> green (most popular): every class stays visible on white
 CLASS_SCALE = ListedColormap(["#c62828", "#f0a500", "#2e7d32"]).resampled(256)
+# the same three colours, blended: a mean popularity is a continuous number
+POPULARITY_SCALE = LinearSegmentedColormap.from_list("popularity", ["#c62828", "#f0a500", "#2e7d32"])
 
 
 def class_colours(n_classes: int) -> list[tuple[float, float, float, float]]:
@@ -122,6 +124,64 @@ def por_by_post_type(posts: pd.DataFrame) -> bytes:
     ax.set_xticks(range(1, len(groups) + 1), [f"{name}\n(n = {len(values)})" for name, values in groups])
     ax.set_ylabel("PoR")
     ax.set_title("PoR by post type (mean: triangle)")
+    return png_bytes(fig)
+
+
+HOUR_BIN = 3  # hours per heat-map row: 8 slots x 7 days, so a few hundred posts fill most cells
+MIN_CELL_POSTS = 3  # a cell's mean from fewer posts is left blank: one lucky post is not an effect
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def timing_grid(timing: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Mean target and post count per (3-hour slot, weekday): (8, 7) arrays; NaN where too few posts.
+
+    Parameters
+    ----------
+    timing : one row per post with ``hour`` (0-23), ``weekday`` (0 = Monday) and ``target``.
+    """
+    slots = 24 // HOUR_BIN
+    sums, counts = np.zeros((slots, 7)), np.zeros((slots, 7))
+    np.add.at(sums, (timing["hour"].to_numpy() // HOUR_BIN, timing["weekday"].to_numpy()), timing["target"])
+    np.add.at(counts, (timing["hour"].to_numpy() // HOUR_BIN, timing["weekday"].to_numpy()), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts >= MIN_CELL_POSTS, sums / counts, np.nan)
+    return means, counts
+
+
+def context_effects(timing: pd.DataFrame, target_label: str) -> bytes:
+    """Posting time and rhythm against popularity: hour x weekday heat map, gap since the previous post.
+
+    Parameters
+    ----------
+    timing : one row per post with ``hour`` (0-23, UTC), ``weekday`` (0 = Monday), ``gap_hours``
+        and ``target`` (the within-window percentile, or the class scaled to [0, 1]).
+    target_label : what ``target`` is, for the axes.
+    """
+    means, counts = timing_grid(timing)
+    fig = Figure(figsize=(11, 4.2), dpi=100)
+    heat, gap = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.2]})
+    shown = heat.imshow(means, cmap=POPULARITY_SCALE, vmin=0, vmax=1, aspect="auto")
+    for (row, col), n in np.ndenumerate(counts):
+        if n:
+            heat.text(col, row, f"{int(n)}", ha="center", va="center", fontsize=7, color="0.15")
+    heat.set_xticks(range(7), WEEKDAY_NAMES)
+    heat.set_yticks(range(len(means)), [f"{h:02d}-{h + HOUR_BIN:02d}" for h in range(0, 24, HOUR_BIN)])
+    heat.set_ylabel("hour (UTC)")
+    heat.set_title(f"mean {target_label} (number: posts; blank: < {MIN_CELL_POSTS})", fontsize=10)
+    fig.colorbar(shown, ax=heat, fraction=0.05)
+    hours = timing["gap_hours"].clip(lower=0.1)
+    gap.scatter(hours, timing["target"], s=8, alpha=0.5, color="tab:blue", edgecolor="none")
+    edges = np.unique(np.quantile(np.log(hours), np.linspace(0, 1, 9)))
+    if len(edges) > 2:
+        which = np.clip(np.digitize(np.log(hours), edges[1:-1]), 0, len(edges) - 2)
+        binned = pd.DataFrame({"bin": which, "x": hours, "y": timing["target"]}).groupby("bin")
+        label = "mean per eighth of the posts"
+        gap.plot(binned["x"].median(), binned["y"].mean(), "o-", color="tab:red", label=label)
+        gap.legend(fontsize=8)
+    gap.set_xscale("log")
+    gap.set_xlabel("hours since the previous post")
+    gap.set_ylabel(target_label)
+    gap.set_title("gap since the previous post", fontsize=10)
     return png_bytes(fig)
 
 

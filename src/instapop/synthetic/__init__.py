@@ -28,7 +28,9 @@ tabletop, bokeh, bricks, landscape), in 30 % of scenes a collage of two, with ne
 (bottles, boxes, mugs, books, shoes, text-like strokes) in varied colours, sizes and
 places, and grain. All items of a post show the same kind of object. Posts with
 any video get PoR x ``synth_video_factor`` (about 45 % lower, paper Fig. 1b); reposts get
-PoR x ``synth_repost_factor``. With ``signal=False`` the objects are still drawn but PoR
+PoR x ``synth_repost_factor``; posts on Saturdays and Sundays (UTC) get PoR x
+``synth_weekend_factor`` (1 by default: no weekday effect; ``instapop synth
+--weekend-factor 1.5`` plants one). With ``signal=False`` the objects are still drawn but PoR
 ignores them. Post mix: 60 % single image, 20 % single video, 20 % carousels of 2-5
 items, each a video with probability 0.3.
 
@@ -212,6 +214,8 @@ def generate_profile(
         raise InstapopError(f"video_size must be one of {sorted(VIDEO_SIZES)}; got {video_size!r}")
     if format not in FORMATS:
         raise InstapopError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+    if config.synth_weekend_factor <= 0:
+        raise InstapopError(f"the weekend factor must be positive; got {config.synth_weekend_factor}")
     out_dir = Path(out_dir)
     export = format == "business-suite"
     profile_dir = _fresh_profile_dir(out_dir, "media" if export else "profile")

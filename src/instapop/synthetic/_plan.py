@@ -6,7 +6,7 @@ each post shows, reposts and same-shoot variants, the true follower curve, the
 follower history a user would have (wrong over one stretch), and the likes and
 comments that follow from the popularity model
 
-    PoR = base(t) x signal x media type x repost x noise,   likes + comments = PoR x followers(t)
+    PoR = base(t) x signal x media type x repost x weekday x noise,   likes + comments = PoR x followers(t)
 
 Keeping this apart from rendering lets tests check the statistics of thousands of
 posts in milliseconds.
@@ -424,10 +424,12 @@ def _finalise_posts(
 def _popularity(
     rng: np.random.Generator, drafts: list[_Draft], followers: np.ndarray, signal: bool, config: Config
 ) -> np.ndarray:
-    """PoR = base(t) x signal x media type x repost x log-normal noise.
+    """PoR = base(t) x signal x media type x repost x weekday x log-normal noise.
 
     base(t) falls as the audience grows (a bigger audience engages less per head),
-    which is why the paper compares posts only with their neighbours in time.
+    which is why the paper compares posts only with their neighbours in time. The
+    weekday factor (``synth_weekend_factor`` on Saturdays and Sundays, UTC) is 1 by
+    default; it draws nothing from ``rng``, so turning it on changes only the counts.
     """
     base = config.synth_base_por * (followers / followers[0]) ** -config.synth_base_elasticity
     popular = np.array([d.label == "popular" for d in drafts])
@@ -437,8 +439,15 @@ def _popularity(
     video_factor = np.where(has_video, config.synth_video_factor, 1.0)
     repost = np.array([d.repost_of is not None for d in drafts])
     repost_factor = np.where(repost, config.synth_repost_factor, 1.0)
+    weekday_factor = np.where(is_weekend([d.timestamp for d in drafts]), config.synth_weekend_factor, 1.0)
     noise = rng.lognormal(0.0, config.synth_por_noise, len(drafts))
-    return base * signal_factor * video_factor * repost_factor * noise
+    return base * signal_factor * video_factor * repost_factor * weekday_factor * noise
+
+
+def is_weekend(timestamps) -> np.ndarray:
+    """Whether each posting time (Unix seconds) falls on a Saturday or Sunday, UTC."""
+    days = np.asarray(timestamps, dtype=np.int64) // DAY
+    return (days + 3) % 7 >= 5  # 1970-01-01 was a Thursday: (day + 3) % 7 is 0 on Mondays
 
 
 def _media_plans(

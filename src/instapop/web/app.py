@@ -5,7 +5,10 @@ Routes
 ``GET /``             the page (``static/index.html``; plain HTML/JS/CSS, nothing from the network)
 ``GET /api/model``    the model card: classes and their PoR boundaries, training dates, CV accuracy
 ``POST /api/predict`` multipart form, one or more ``files`` fields -> ranked JSON
-                      (``?explain=true`` adds a heatmap per image and a filmstrip per video)
+                      (``?explain=true`` adds a heatmap per image and a filmstrip per video);
+                      optional ``when`` (ISO 8601, no offset = UTC) and ``caption`` fields, once
+                      for every file or once per file in the files' order; an empty one means
+                      "not given": the model assumes the profile's typical value and says so
 
 The model and the backbone session are loaded once, by :func:`create_app`. Scoring
 runs on a small thread pool (``SCORING_THREADS``): ONNX Runtime's ``run`` is
@@ -37,7 +40,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile
 
-from instapop.predict import OVER_LIMIT, UNREADABLE, UNSUPPORTED, Candidate, Limits, Predictor
+from instapop.errors import InstapopError
+from instapop.predict import OVER_LIMIT, UNREADABLE, UNSUPPORTED, Candidate, Limits, Plan, Predictor
 
 STATIC = Path(__file__).parent / "static"
 SCORING_THREADS = 2  # requests scored at once: one decodes while the other runs; more would only queue
@@ -72,8 +76,12 @@ def create_app(
 
     @app.get("/api/model")
     def model() -> dict[str, Any]:
-        """The model card, and the upload limits the page shows."""
-        return {**predictor.model_card(), "limits": dataclasses.asdict(predictor.limits)}
+        """The model card, the context its models read, and the upload limits the page shows."""
+        return {
+            **predictor.model_card(),
+            "context": predictor.context_card(),
+            "limits": dataclasses.asdict(predictor.limits),
+        }
 
     @app.post("/api/predict")
     async def predict(request: Request, explain: bool = False) -> JSONResponse:
@@ -82,15 +90,21 @@ def create_app(
         if refusal is not None:
             return refusal
         async with request.form(
-            max_files=predictor.limits.max_files, max_fields=predictor.limits.max_files
+            max_files=predictor.limits.max_files, max_fields=2 * predictor.limits.max_files + 2
         ) as form:
             uploads = [value for value in form.getlist("files") if isinstance(value, UploadFile)]
             if not uploads:
                 return _error(
                     400, "no files in the request: send them as multipart form fields named 'files'"
                 )
+            try:
+                plans = _plans(form.getlist("when"), form.getlist("caption"), len(uploads), predictor.limits)
+            except InstapopError as err:
+                return _error(400, str(err))
             loop = asyncio.get_running_loop()
-            ranked = await loop.run_in_executor(executor, _score_uploads, predictor, uploads, explain)
+            ranked = await loop.run_in_executor(
+                executor, _score_uploads, predictor, uploads, plans, explain
+            )
         return _ranking_response(predictor, ranked)
 
     return app
@@ -106,8 +120,29 @@ def _refuse_body(request: Request, limits: Limits) -> JSONResponse | None:
     return None
 
 
-def _score_uploads(predictor: Predictor, uploads: list[UploadFile], explain: bool) -> list[Candidate]:
-    """Copy the uploads into a temporary folder, score and rank them; the folder is then removed."""
+def _plans(whens: list[Any], captions: list[Any], n_files: int, limits: Limits) -> list[Plan]:
+    """One checked Plan per upload from the ``when`` and ``caption`` fields (once, or once per file)."""
+    times, texts = _per_file("when", whens, n_files), _per_file("caption", captions, n_files)
+    return [Plan(when, caption).checked(limits) for when, caption in zip(times, texts, strict=True)]
+
+
+def _per_file(field: str, values: list[Any], n_files: int) -> list[str | None]:
+    """A form field's value for each file: none given, one for all, or one each; empty = not given."""
+    texts = [value if isinstance(value, str) else "" for value in values]
+    if len(texts) not in (0, 1, n_files):
+        raise InstapopError(f"{len(texts)} '{field}' fields for {n_files} files: send one, or one per file")
+    if len(texts) == 1:
+        texts = texts * n_files
+    return [text or None for text in texts] if texts else [None] * n_files
+
+
+def _score_uploads(
+    predictor: Predictor, uploads: list[UploadFile], plans: list[Plan], explain: bool
+) -> list[Candidate]:
+    """Copy the uploads into a temporary folder, score each with its plan and rank them.
+
+    The folder is removed when scoring ends.
+    """
     with tempfile.TemporaryDirectory(prefix="instapop-upload-") as tmp:
         paths = []
         for index, upload in enumerate(uploads):
@@ -118,7 +153,11 @@ def _score_uploads(predictor: Predictor, uploads: list[UploadFile], explain: boo
             with path.open("wb") as out:
                 shutil.copyfileobj(upload.file, out)
             paths.append(path)
-        candidates = predictor.score_paths(paths, explain=explain)
+        candidates = [
+            candidate
+            for path, plan in zip(paths, plans, strict=True)
+            for candidate in predictor.score_paths([path], explain=explain, plan=plan)
+        ]
     for candidate, path in zip(candidates, paths, strict=True):  # name the client's file, not our copy
         if candidate.error:
             candidate.error = candidate.error.replace(str(path), candidate.name)

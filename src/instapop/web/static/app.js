@@ -2,7 +2,8 @@
 // Plain DOM code, no framework and nothing from the network: the page must work offline.
 "use strict";
 
-const state = { files: [], urls: [], classNames: [] };
+// plans: the time and caption a person typed per file name; candidates: the latest ranking.
+const state = { files: [], urls: [], classNames: [], plans: {}, candidates: [] };
 const $ = (selector) => document.querySelector(selector);
 
 function element(tag, className, text) {
@@ -83,6 +84,7 @@ async function loadModelCard() {
   const response = await fetch("/api/model");
   const model = await response.json();
   state.classNames = model.class_names;
+  state.context = model.context;
   card.replaceChildren(element("h2", "", "Model card"));
   card.append(element("p", "", `${model.n_classes} popularity classes, on ${model.backbone} embeddings.`));
   card.append(element("p", "", `Trained on posts from ${day(model.date_range.start)} to ${day(model.date_range.end)}.`));
@@ -94,11 +96,24 @@ async function loadModelCard() {
   }
   card.append(element("p", "muted",
     "Classes are relative to this profile's recent posts: a new post must beat the boundaries above."));
+  card.append(element("p", "muted", contextText(model.context)));
   const limits = model.limits;
   if (limits) {
     $("#limits").textContent = `Up to ${limits.max_files} files, ${Math.round(limits.max_file_bytes / 2 ** 20)} MiB each, ` +
       `videos up to ${limits.max_video_s} s.`;
   }
+}
+
+function contextText(context) {
+  if (!context || context.used_by.length === 0) {
+    return "The model ranks by the picture alone: a planned time or caption does not change a score.";
+  }
+  const t = context.typical;
+  const slot = t && t.typical_hour !== null
+    ? ` (mostly ${t.typical_weekday} ${String(t.typical_hour).padStart(2, "0")}:00 UTC, ${t.median_gap_hours} h after the previous post)`
+    : "";
+  return `The ${context.used_by.join(" and ")} model also reads the planned time and caption; ` +
+    `without them it assumes the profile's typical ones${slot}.`;
 }
 
 // --- ranking ------------------------------------------------------------------------
@@ -145,6 +160,39 @@ function heatmapToggle(button, previewBox, original, heatmapUrl, mediaType) {
   });
 }
 
+function points(x) {
+  const value = (x * 100).toFixed(1);
+  return x >= 0 ? `+${value}` : `−${value.slice(1)}`;
+}
+
+function verdictText(candidate) {
+  if (candidate.percentile !== null) {
+    return `${candidate.class_name} (predicted percentile ${Math.round(candidate.percentile * 100)})`;
+  }
+  return `${candidate.class_name} (${percent(candidate.probs[candidate.predicted_class])})`;
+}
+
+function scoreText(candidate) {
+  if (candidate.percentile !== null) {
+    return `score ${candidate.score.toFixed(3)}: the share of the profile's posts of its time it should beat`;
+  }
+  return `expected class ${candidate.expected_score.toFixed(2)} of ${state.classNames.length - 1}`;
+}
+
+function planInputs(node, candidate) {
+  const plan = state.plans[candidate.name] || {};
+  const when = node.querySelector(".when");
+  const caption = node.querySelector(".caption");
+  when.value = plan.when || "";
+  caption.value = plan.caption || "";
+  const changed = () => {
+    state.plans[candidate.name] = { when: when.value, caption: caption.value };
+    rescore(candidate.name);
+  };
+  when.addEventListener("change", changed);
+  caption.addEventListener("change", changed);
+}
+
 function card(candidate) {
   const node = $("#card-template").content.firstElementChild.cloneNode(true);
   const index = state.files.findIndex((file) => file.name === candidate.name);
@@ -160,23 +208,40 @@ function card(candidate) {
     node.classList.add("failed");
     node.querySelector(".rank").textContent = "✕";
     node.querySelector(".verdict").replaceWith(element("div", "reason", candidate.error));
-    node.querySelector(".bar").remove();
-    node.querySelector(".score").remove();
+    for (const part of [".bar", ".score", ".moves", ".plan", ".note"]) node.querySelector(part).remove();
     button.remove();
     return node;
   }
   node.dataset.rank = candidate.rank;
+  node.dataset.score = candidate.score;
   node.querySelector(".rank").textContent = `#${candidate.rank}`;
-  node.querySelector(".verdict").textContent =
-    `${candidate.class_name} (${percent(candidate.probs[candidate.predicted_class])})`;
+  node.querySelector(".verdict").textContent = verdictText(candidate);
   probabilityBar(node.querySelector(".bar"), candidate.probs);
-  node.querySelector(".score").textContent =
-    `expected class ${candidate.expected_score.toFixed(2)} of ${state.classNames.length - 1}`;
+  node.querySelector(".score").textContent = scoreText(candidate);
+  const moves = candidate.contributions;
+  const movesBox = node.querySelector(".moves");
+  if (moves) {
+    movesBox.textContent = `picture ${points(moves.picture)} · context ${points(moves.context)} percentile points ` +
+      "against the profile's average post";
+  } else {
+    movesBox.remove();
+  }
+  node.querySelector(".note").textContent = candidate.context.note;
+  planInputs(node, candidate);
   heatmapToggle(button, previewBox, original, candidate.heatmap, candidate.media_type);
   return node;
 }
 
+// The server's order: best score first, ties by name, failures last by name.
+function ranked(candidates) {
+  const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const scored = candidates.filter((c) => !c.error).sort((a, b) => b.score - a.score || byName(a, b));
+  const failed = candidates.filter((c) => c.error).sort(byName);
+  return [...scored.map((c, i) => ({ ...c, rank: i + 1 })), ...failed.map((c) => ({ ...c, rank: null }))];
+}
+
 function showRanking(body) {
+  state.candidates = body.candidates;
   const results = $("#results");
   results.replaceChildren(...body.candidates.map(card));
   const scored = body.candidates.filter((c) => !c.error).length;
@@ -184,14 +249,51 @@ function showRanking(body) {
   setStatus(`${scored} ranked${failed ? `, ${failed} could not be scored` : ""}.`, failed > 0 && scored === 0);
 }
 
+// A datetime-local value is the person's local time: send it as UTC, which the server reads.
+function isoTime(local) {
+  return local ? new Date(local).toISOString() : "";
+}
+
+function appendPlan(form, name) {
+  const plan = state.plans[name] || {};
+  form.append("when", isoTime(plan.when));
+  form.append("caption", plan.caption || "");
+}
+
+async function post(form) {
+  const response = await fetch("/api/predict?explain=true", { method: "POST", body: form });
+  return [response, await response.json()];
+}
+
+async function rescore(name) {
+  const file = state.files.find((f) => f.name === name);
+  const form = new FormData();
+  form.append("files", file, file.name);
+  appendPlan(form, name);
+  setStatus(`Scoring ${name} again…`);
+  try {
+    const [response, body] = await post(form);
+    if (!body.candidates) {
+      setStatus(body.detail || `The server refused the request (${response.status}).`, true);
+      return;
+    }
+    const others = state.candidates.filter((c) => c.name !== name);
+    showRanking({ candidates: ranked([...others, body.candidates[0]]) });
+  } catch (error) {
+    setStatus(`The request failed: ${error}`, true);
+  }
+}
+
 async function rank() {
   const form = new FormData();
-  state.files.forEach((file) => form.append("files", file, file.name));
+  state.files.forEach((file) => {
+    form.append("files", file, file.name);
+    appendPlan(form, file.name);
+  });
   setStatus(`Scoring ${state.files.length} file${state.files.length === 1 ? "" : "s"}…`);
   $("#results").setAttribute("aria-busy", "true");
   try {
-    const response = await fetch("/api/predict?explain=true", { method: "POST", body: form });
-    const body = await response.json();
+    const [response, body] = await post(form);
     if (body.candidates) showRanking(body);
     if (!response.ok) setStatus(body.detail || `The server refused the request (${response.status}).`, true);
   } catch (error) {
@@ -214,6 +316,8 @@ function clearFiles() {
   state.urls.forEach((url) => URL.revokeObjectURL(url));
   state.files = [];
   state.urls = [];
+  state.plans = {};
+  state.candidates = [];
   $("#results").replaceChildren();
   $("#clear").hidden = true;
   setStatus("No candidates yet.");

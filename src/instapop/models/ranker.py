@@ -1,0 +1,406 @@
+"""The ranker: a ridge regression of the within-window PoR percentile, one model for every N.
+
+What the rolling classes measure is a post's PoR rank inside its own time window
+(:func:`instapop.labels.rolling_percentiles`). The ranker predicts that rank as a number from
+what a user has before publishing: the picture (the mean of the augmented views' embeddings;
+for a video the mean and the maximum of its frame embeddings) and the post's context
+(:mod:`instapop.context`: hour, weekday, gap since the previous post, carousel, caption...).
+Classes for any N are cuts of its score at the training items' class shares, so one model
+serves N = 2, 3, ...
+
+Why ridge: on the development profile (808 images) it beat an ordinal (cumulative) logistic
+model and gradient boosting at both N (README, "The ranker"), it is exact and fast to fit in
+closed form, and a linear score splits cleanly into a picture part and a context part, whose
+gradient with respect to the embedding is one fixed direction (Grad-CAM through the backbone).
+
+The penalty ``alpha`` is chosen by grouped k-fold inside the rows it is given (the training
+folds of an outer split, or every item for the final model): the scored fold never takes part.
+
+Everything a saved ranker needs is numbers: :meth:`Ranker.tensors` + :meth:`Ranker.meta` are
+written as safetensors + JSON, never pickle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.model_selection import GroupKFold
+from torch import nn
+
+IMAGE, VIDEO = "image", "video"
+
+
+def picture_features(media: str, embeddings: np.ndarray) -> np.ndarray:
+    """The ranker's picture input: images (n, K, D) -> mean over views (n, D); videos
+    (n, T, D) -> mean and max over frames side by side (n, 2D).
+
+    A single clean embedding (n, D) of an image is taken as it is: at prediction time the
+    augmented views are not computed (the mean of the views stays close to the clean view).
+    """
+    x = np.asarray(embeddings, dtype=np.float64)
+    if media == IMAGE:
+        return x if x.ndim == 2 else x.mean(axis=1)
+    return np.concatenate([x.mean(axis=1), x.max(axis=1)], axis=1)
+
+
+def ridge_paths(
+    picture: np.ndarray,
+    context: np.ndarray,
+    y: np.ndarray,
+    picture_new: np.ndarray,
+    context_new: np.ndarray,
+    alphas,
+    context_weights,
+) -> np.ndarray:
+    """Ridge predictions for every (context weight, penalty) at once: (weights, alphas, n_new).
+
+    The features are [picture, w * context], centred; the scores of new items are
+    k_new (K + alpha I)^-1 (y - mean y) with K = P P^T + w^2 C C^T (dual form). One thin SVD of
+    the picture block P = U S V^T gives (P P^T + alpha I)^-1 for every alpha; the context's
+    low-rank term (a dozen columns) enters by the Woodbury identity, so each extra weight costs
+    next to nothing, and the SVD is cheap whether there are more items or more dimensions.
+    """
+    p_mean, c_mean, y_mean = picture.mean(axis=0), context.mean(axis=0), y.mean()
+    p, c, target = picture - p_mean, context - c_mean, y - y_mean
+    u, singular, _ = np.linalg.svd(p, full_matrices=False)
+    p_new, c_new = picture_new - p_mean, context_new - c_mean
+    u_target, u_context = u.T @ target, u.T @ c
+    out = np.zeros((len(context_weights), len(alphas), len(picture_new)))
+    for a, alpha in enumerate(alphas):
+        # (P P^T + alpha I)^-1 = U diag(1 / (s^2 + alpha) - 1 / alpha) U^T + I / alpha
+        shrink = 1.0 / (singular**2 + alpha) - 1.0 / alpha
+        a_inv_t = u @ (shrink * u_target) + target / alpha
+        a_inv_c = u @ (shrink[:, None] * u_context) + c / alpha
+        for w, weight in enumerate(context_weights):
+            u2 = weight**2
+            dual = a_inv_t
+            if c.shape[1]:  # Woodbury: (A + U U^T)^-1 t with U = w C
+                small = np.eye(c.shape[1]) + u2 * c.T @ a_inv_c
+                dual = a_inv_t - u2 * a_inv_c @ np.linalg.solve(small, c.T @ a_inv_t)
+            out[w, a] = p_new @ (p.T @ dual) + u2 * c_new @ (c.T @ dual) + y_mean
+    return out
+
+
+def ridge_weights(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    """(w, b) of ridge regression y ~ x w + b with the intercept unpenalised (thin SVD)."""
+    x_mean, y_mean = x.mean(axis=0), y.mean()
+    u, singular, vt = np.linalg.svd(x - x_mean, full_matrices=False)
+    weight = vt.T @ (singular / (singular**2 + alpha) * (u.T @ (y - y_mean)))
+    return weight, float(y_mean - x_mean @ weight)
+
+
+def inner_folds(
+    rows: np.ndarray, groups: np.ndarray, n_splits: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Grouped k-fold of ``rows`` (global indices), as (fit rows, held-out rows) pairs."""
+    n_splits = min(n_splits, len(np.unique(groups[rows])))
+    splitter = GroupKFold(n_splits, shuffle=True, random_state=seed)
+    return [(rows[a], rows[b]) for a, b in splitter.split(rows, groups=groups[rows])]
+
+
+def class_cuts(scores: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Score cut points that give the items the classes' shares among ``labels``.
+
+    Cut k-1 is the quantile of ``scores`` at the share of items below class k, so a model
+    whose scores rank perfectly reproduces the labels, and one model serves every N.
+    """
+    shares = np.cumsum(np.bincount(labels, minlength=n_classes))[:-1] / len(labels)
+    return np.quantile(scores, shares)
+
+
+def cut_classes(scores: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """Class of each score: how many cuts lie below it."""
+    return np.searchsorted(np.asarray(cuts), scores, side="right").astype(np.int64)
+
+
+def ordinal_probs(scores: np.ndarray, cuts: np.ndarray, temperature: float) -> np.ndarray:
+    """Adjacent-category probabilities: log p_k - log p_(k-1) = (score - cut_k) / temperature.
+
+    Their argmax is exactly :func:`cut_classes` (the log-odds of neighbours fall with k), so
+    the classes a user sees and their probabilities agree. (n, N).
+    """
+    logits = ordinal_logits(torch.as_tensor(np.asarray(scores, dtype=np.float64))[:, None], cuts, temperature)
+    return torch.softmax(logits, dim=-1).numpy()
+
+
+def ordinal_logits(scores: torch.Tensor, cuts, temperature: float) -> torch.Tensor:
+    """(n, 1) scores -> (n, N) logits of :func:`ordinal_probs`, centred so that the logit of
+    class k moves with (k - (N-1)/2) times the score (differentiable, for Grad-CAM)."""
+    cuts = torch.as_tensor(np.asarray(cuts, dtype=np.float64), dtype=scores.dtype)
+    n_classes = len(cuts) + 1
+    steps = torch.arange(n_classes, dtype=scores.dtype) - (n_classes - 1) / 2
+    offsets = torch.cat([torch.zeros(1, dtype=scores.dtype), torch.cumsum(cuts, 0)])
+    return (steps * scores - offsets) / temperature
+
+
+def _fit_temperature(scores: np.ndarray, labels: np.ndarray, cuts: np.ndarray) -> float:
+    """The temperature with the best log-likelihood of held-out classes (a 1-D grid)."""
+    spread = float(np.std(scores)) or 1.0
+    grid = spread * np.logspace(-2, 1, 31)
+    rows = np.arange(len(labels))
+    losses = [-np.log(ordinal_probs(scores, cuts, t)[rows, labels] + 1e-12).mean() for t in grid]
+    return float(grid[int(np.argmin(losses))])
+
+
+def _weighted(z: np.ndarray, n_picture: int, context_weight: float) -> np.ndarray:
+    """``z`` with its context columns (those after ``n_picture``) times ``context_weight``."""
+    weighted = z.copy()
+    weighted[:, n_picture:] *= context_weight
+    return weighted
+
+
+@dataclass
+class Ranker:
+    """A fitted ranker of one media type.
+
+    ``score = intercept + w_p . (p - p_mean) + w_c . (c - c_mean)`` on the raw picture
+    features p (:func:`picture_features`) and context row c; ``intercept`` is the mean
+    training percentile, so both parts are relative to the training means.
+
+    Interface for prediction and explanations:
+
+    - :meth:`score` (the predicted within-window percentile), :attr:`cuts` per N and
+      :meth:`classes` / :meth:`predict_proba`;
+    - :meth:`contributions`: (picture part, context part) of each score, relative to the means;
+    - :meth:`embedding_gradient`: d score / d picture features, one fixed vector (for images
+      d score / d clean embedding; for videos the first D entries act on the frame mean, the
+      last D on the frame max); :meth:`head` is the same as a torch module on embeddings
+      giving N class logits, differentiable for Grad-CAM through the backbone.
+
+    Attributes
+    ----------
+    media : str
+        "image" or "video".
+    picture_weight, picture_mean : numpy.ndarray
+        (P,) raw-scale weights and training means of the picture features.
+    context_weight, context_mean : numpy.ndarray
+        (C,) the same for the context columns (C may be 0).
+    context_columns : tuple of str
+        Names of the context columns, in order.
+    intercept : float
+        Score at the training means.
+    alpha : float
+        The ridge penalty (on standardised features) inner CV chose.
+    context_weight_factor : float
+        The weight of a standardised context column against a picture dimension inner CV chose.
+    cuts : dict of int to numpy.ndarray
+        For each N, the N - 1 score cut points of the classes.
+    temperature : float
+        Scale of :meth:`predict_proba`'s log-odds, fitted on held-out inner-CV scores.
+    inner_rows : list of numpy.ndarray
+        The rows each inner fit saw (global indices): what chose ``alpha`` (kept for audits).
+    """
+
+    media: str
+    picture_weight: np.ndarray
+    picture_mean: np.ndarray
+    context_weight: np.ndarray
+    context_mean: np.ndarray
+    context_columns: tuple[str, ...]
+    intercept: float
+    alpha: float
+    context_weight_factor: float
+    cuts: dict[int, np.ndarray]
+    temperature: float
+    inner_rows: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    # ------------------------------------------------------------------ fitting
+
+    @classmethod
+    def fit(
+        cls,
+        media: str,
+        picture: np.ndarray,
+        context: np.ndarray,
+        percentile: np.ndarray,
+        labels: dict[int, np.ndarray],
+        groups: np.ndarray,
+        rows: np.ndarray,
+        alphas,
+        inner_splits: int,
+        seed: int,
+        context_columns: tuple[str, ...] = (),
+        context_weights=(1.0,),
+    ) -> Ranker:
+        """Fit on ``rows`` only, choosing ``alpha`` by grouped k-fold inside ``rows``.
+
+        Parameters
+        ----------
+        media : str
+            "image" or "video".
+        picture : numpy.ndarray
+            (n, P) picture features of every item (:func:`picture_features`).
+        context : numpy.ndarray
+            (n, C) context features of every item (C may be 0).
+        percentile : numpy.ndarray
+            (n,) within-window PoR percentile, the target.
+        labels : dict of int to numpy.ndarray
+            For each N, the items' classes: the class shares that place the cuts.
+        groups : numpy.ndarray
+            Post of each item: inner folds never split a post.
+        rows : numpy.ndarray
+            The items to learn from; no other row is read.
+        alphas : sequence of float
+            Candidate penalties, on standardised features.
+        inner_splits : int
+            Folds of the inner CV.
+        seed : int
+            Shuffles the inner folds.
+        context_columns : tuple of str
+            Names of the context columns.
+        context_weights : sequence of float
+            Candidate weights of a standardised context column against a picture dimension,
+            chosen with ``alpha`` by the same inner CV.
+        """
+        x_all = np.hstack([picture, context]).astype(np.float64)
+        mean = x_all[rows].mean(axis=0)
+        scale = x_all[rows].std(axis=0)
+        scale[scale == 0] = 1.0
+        n_picture = picture.shape[1]
+        standardised = (x_all - mean) / scale
+        folds = inner_folds(rows, groups, inner_splits, seed)
+        weights = tuple(context_weights) if context.shape[1] else (1.0,)
+        alphas = np.asarray(alphas, dtype=float)
+        errors = np.zeros((len(weights), len(alphas)))
+        held_out_scores = np.zeros((len(weights), len(alphas), len(x_all)))
+        for fit_rows, held_out in folds:
+            p_fit, c_fit = standardised[fit_rows, :n_picture], standardised[fit_rows, n_picture:]
+            p_out, c_out = standardised[held_out, :n_picture], standardised[held_out, n_picture:]
+            predicted = ridge_paths(p_fit, c_fit, percentile[fit_rows], p_out, c_out, alphas, weights)
+            errors += ((predicted - percentile[held_out]) ** 2).sum(axis=2)
+            held_out_scores[:, :, held_out] = predicted
+        best_w, best_a = np.unravel_index(int(np.argmin(errors)), errors.shape)  # first of equals
+        context_weight, alpha, held_out = weights[best_w], alphas[best_a], held_out_scores[best_w, best_a]
+        # A standardised context column counts context_weight picture dimensions: a dozen of them
+        # would otherwise drown under one penalty set for 1,280.
+        z = _weighted(standardised, n_picture, context_weight)
+        weight, _ = ridge_weights(z[rows], percentile[rows], alpha)
+        raw = _weighted(weight[None], n_picture, context_weight)[0] / scale
+        # Cuts from the inner held-out scores: in-sample scores of 1,280 weights spread far wider
+        # than the scores of unseen items, and would push every new item into the middle class.
+        cuts = {n: class_cuts(held_out[rows], y[rows], n) for n, y in labels.items()}
+        n_max = max(labels)
+        temperature = _fit_temperature(held_out[rows], labels[n_max][rows], cuts[n_max])
+        return cls(
+            media=media,
+            picture_weight=raw[:n_picture],
+            picture_mean=mean[:n_picture],
+            context_weight=raw[n_picture:],
+            context_mean=mean[n_picture:],
+            context_columns=tuple(context_columns),
+            intercept=float(percentile[rows].mean()),
+            alpha=float(alpha),
+            context_weight_factor=float(context_weight),
+            cuts=cuts,
+            temperature=temperature,
+            inner_rows=[f for f, _ in folds],
+        )
+
+    # ------------------------------------------------------------------ scoring
+
+    def contributions(
+        self, picture: np.ndarray, context: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(picture part, context part) of each item's score, relative to the training means.
+
+        ``score = intercept + picture part + context part``. Without ``context`` (None) the
+        context is the training mean: its part is 0.
+        """
+        picture = np.atleast_2d(np.asarray(picture, dtype=np.float64))
+        picture_part = (picture - self.picture_mean) @ self.picture_weight
+        if context is None or len(self.context_columns) == 0:
+            return picture_part, np.zeros(len(picture))
+        context = np.atleast_2d(np.asarray(context, dtype=np.float64))
+        return picture_part, (context - self.context_mean) @ self.context_weight
+
+    def score(self, picture: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+        """Predicted within-window percentile of each item: picture features (n, P), context (n, C)."""
+        picture_part, context_part = self.contributions(picture, context)
+        return self.intercept + picture_part + context_part
+
+    def classes(self, scores: np.ndarray, n_classes: int) -> np.ndarray:
+        """Class of each score for N = ``n_classes`` (one of :attr:`cuts`)."""
+        return cut_classes(scores, self.cuts[n_classes])
+
+    def predict_proba(self, scores: np.ndarray, n_classes: int) -> np.ndarray:
+        """Class probabilities (n, N) of scores: adjacent-category odds around the cuts."""
+        return ordinal_probs(scores, self.cuts[n_classes], self.temperature)
+
+    def embedding_gradient(self) -> np.ndarray:
+        """d score / d picture features (P,): constant, the ranker is linear."""
+        return self.picture_weight.copy()
+
+    def head(self, n_classes: int, context: np.ndarray | None = None) -> nn.Module:
+        """A torch module: embeddings (images (n, D); videos' frames (n, T, D)) -> (n, N) logits
+        of :meth:`predict_proba`, with the context fixed (default: the training mean)."""
+        _, context_part = self.contributions(self.picture_mean[None], context)
+        return RankerHead(self, n_classes, float(self.intercept + context_part[0]))
+
+    # ------------------------------------------------------------------ saving
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Arrays for safetensors."""
+        arrays = {
+            "picture_weight": self.picture_weight,
+            "picture_mean": self.picture_mean,
+            "context_weight": self.context_weight,
+            "context_mean": self.context_mean,
+        }
+        return {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64)) for k, v in arrays.items()}
+
+    def meta(self) -> dict[str, Any]:
+        """Plain numbers and names for JSON."""
+        return {
+            "media": self.media,
+            "context_columns": list(self.context_columns),
+            "intercept": self.intercept,
+            "alpha": self.alpha,
+            "context_weight_factor": self.context_weight_factor,
+            "cuts": {str(n): [float(c) for c in cuts] for n, cuts in self.cuts.items()},
+            "temperature": self.temperature,
+        }
+
+    @classmethod
+    def from_saved(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Ranker:
+        """Rebuild from :meth:`tensors` and :meth:`meta`."""
+        arrays = {k: tensors[k].numpy().astype(np.float64) for k in cls.tensor_names()}
+        return cls(
+            media=meta["media"],
+            context_columns=tuple(meta["context_columns"]),
+            intercept=float(meta["intercept"]),
+            alpha=float(meta["alpha"]),
+            context_weight_factor=float(meta["context_weight_factor"]),
+            cuts={int(n): np.asarray(c, dtype=float) for n, c in meta["cuts"].items()},
+            temperature=float(meta["temperature"]),
+            **arrays,
+        )
+
+    @staticmethod
+    def tensor_names() -> tuple[str, ...]:
+        return ("picture_weight", "picture_mean", "context_weight", "context_mean")
+
+
+class RankerHead(nn.Module):
+    """The ranker's picture part as a torch module with N class logits (see :meth:`Ranker.head`)."""
+
+    def __init__(self, ranker: Ranker, n_classes: int, offset: float) -> None:
+        super().__init__()
+        self.ranker = ranker  # the whole model, context weights included (not a parameter)
+        self.media = ranker.media
+        self.register_buffer("weight", torch.from_numpy(ranker.picture_weight.astype(np.float32)))
+        self.register_buffer("mean", torch.from_numpy(ranker.picture_mean.astype(np.float32)))
+        self.offset = offset
+        self.cuts = np.asarray(ranker.cuts[n_classes])
+        self.temperature = ranker.temperature
+
+    def score(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """(n, D) image embeddings or (n, T, D) frames -> (n,) scores."""
+        if self.media == VIDEO:
+            embeddings = torch.cat([embeddings.mean(dim=-2), embeddings.amax(dim=-2)], dim=-1)
+        return (embeddings - self.mean) @ self.weight + self.offset
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return ordinal_logits(self.score(embeddings)[:, None], self.cuts, self.temperature)
