@@ -338,28 +338,21 @@ def verify_pairs(
     same, with the reason in ``why``.
     """
     needed = sorted({m for pair in pairs for m in pair})
+    bars = {"disable": None if progress else True, "leave": False}
+    # OpenCV and numpy release the GIL, so threads use every core for decoding, SIFT and the pairs.
     with ThreadPoolExecutor(resolve_threads(config.embed_threads)) as pool:
-        computed = list(
-            tqdm(
-                pool.map(lambda m: _features_or_reason(m, pictures, config), needed),
-                total=len(needed),
-                desc="picture features",
-                unit="picture",
-                disable=None if progress else True,
-                leave=False,
-            )
-        )
-    features = dict(zip(needed, computed, strict=True))
-    verdicts = []
-    for a, b in tqdm(
-        pairs, desc="verify pairs", unit="pair", disable=None if progress else True, leave=False
-    ):
-        fa, fb = features[a], features[b]
-        if isinstance(fa, str) or isinstance(fb, str):
-            verdicts.append(Verdict(NO_EVIDENCE, False, fa if isinstance(fa, str) else str(fb)))
-        else:
-            verdicts.append(verify_pair(fa, fb, config))
-    return verdicts
+        computed = pool.map(lambda m: _features_or_reason(m, pictures, config), needed)
+        found = tqdm(computed, total=len(needed), desc="picture features", unit="picture", **bars)
+        features = dict(zip(needed, found, strict=True))
+        judged = pool.map(lambda pair: _verdict(features[pair[0]], features[pair[1]], config), pairs)
+        return list(tqdm(judged, total=len(pairs), desc="verify pairs", unit="pair", **bars))
+
+
+def _verdict(a: PictureFeatures | str, b: PictureFeatures | str, config: Config) -> Verdict:
+    """The pair's verdict, or not the same when a picture could not be read (the reason says which)."""
+    if isinstance(a, str) or isinstance(b, str):
+        return Verdict(NO_EVIDENCE, False, a if isinstance(a, str) else str(b))
+    return verify_pair(a, b, config)
 
 
 def _features_or_reason(media_id: str, pictures: dict[str, str], config: Config) -> PictureFeatures | str:
