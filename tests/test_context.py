@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,9 @@ from instapop.context import (
     load_context,
     media_context,
     parse_when,
+    predictive_value,
     read_posts,
+    readable_timing,
     write_context,
 )
 from instapop.errors import InstapopError
@@ -185,3 +188,93 @@ def test_synth_cli_records_the_weekend_factor(tmp_path):
     assert load_ground_truth(tmp_path / "ground_truth.json")["params"]["synth_weekend_factor"] == 1.5
     refused = CliRunner().invoke(app, ["synth", str(tmp_path / "x"), "--posts", "4", "--weekend-factor", "0"])
     assert refused.exit_code == 2 and "weekend factor must be positive" in refused.output
+
+
+def test_readable_timing_reads_hour_weekday_and_gap_back(context):
+    timing = readable_timing(context)
+    assert list(timing.loc[["m1", "m2_1", "m3"], "hour"]) == [0, 18, 6]
+    assert list(timing.loc[["m1", "m2_1", "m3"], "weekday"]) == [0, 5, 6]
+    assert timing.loc["m3", "gap_hours"] == pytest.approx(12)
+
+
+def test_the_heat_map_averages_each_slot_and_blanks_thin_cells():
+    from instapop.report.figures import MIN_CELL_POSTS, context_effects, timing_grid
+
+    rows = [(1, 5, 1.0)] * MIN_CELL_POSTS + [(2, 5, 0.0)] * MIN_CELL_POSTS + [(20, 2, 0.5)]
+    timing = pd.DataFrame(rows, columns=["hour", "weekday", "target"]).assign(gap_hours=24.0)
+    means, counts = timing_grid(timing)
+    assert means.shape == (8, 7) and means[0, 5] == pytest.approx(0.5) and counts[0, 5] == 2 * MIN_CELL_POSTS
+    assert np.isnan(means[6, 2]) and counts[6, 2] == 1  # one post at 20:00 on a Wednesday: too few
+    assert context_effects(timing, "percentile").startswith(b"\x89PNG")
+
+
+def test_predictive_value_finds_what_carries_the_target():
+    rng = np.random.default_rng(0)
+    n = 300
+    picture, context = rng.normal(size=(n, 20)), rng.normal(size=(n, 4))
+    target = picture[:, 0] + 0.3 * rng.normal(size=n)
+    value = predictive_value(target, {"picture": picture, "context": context}, np.arange(n) // 2)
+    assert set(value) == {"picture", "context", "picture + context"}
+    assert value["picture"] > 0.8 and abs(value["context"]) < 0.2 and value["picture + context"] > 0.8
+
+
+# --- the ranker finds a weekday effect planted by the generator ---------------------------------
+
+RANKER_ONLY = {"approaches": ("ranker", "majority")}
+WEEKEND_FACTOR = 2.0  # strong enough for 60 posts (about 17 on weekends) to show it
+
+
+def weekend_gap(model_dir: Path) -> float:
+    """Mean weekend weight minus mean weekday weight of the saved image ranker (percentile units)."""
+    from instapop.training import load_model
+
+    ranker = load_model(model_dir).ranker("image")
+    weights = dict(zip(ranker.context_columns, ranker.context_weight, strict=True))
+    days = [weights[f"weekday_{d}"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]
+    return float(np.mean(days[5:]) - np.mean(days[:5]))
+
+
+@pytest.fixture(scope="module")
+def weekend_model(tmp_path_factory, feature_cache) -> Path:
+    """The session's 60-post profile (same pictures: the feature cache hits) with weekend PoR x 2."""
+    import dataclasses
+
+    from instapop import pipeline
+    from instapop.config import PAPER
+    from instapop.synthetic import generate_profile
+    from support import TEST_CONFIG
+
+    planted = dataclasses.replace(PAPER, synth_weekend_factor=WEEKEND_FACTOR)
+    profile = generate_profile(tmp_path_factory.mktemp("weekend"), 60, seed=7, config=planted, progress=False)
+    config = dataclasses.replace(TEST_CONFIG, **RANKER_ONLY)
+    run_dir = tmp_path_factory.mktemp("weekend-run")
+    pipeline.ingest_stage(run_dir, profile.profile_dir, [profile.followers_csv], config)
+    pipeline.embed_stage(run_dir, config, feature_cache, progress=False)
+    pipeline.dedup_stage(run_dir, config)
+    pipeline.evaluate_stage(run_dir, config, progress=False)
+    pipeline.train_stage(run_dir, config)
+    return run_dir / "model"
+
+
+def test_the_ranker_finds_the_planted_weekend_effect(weekend_model, make_run):
+    plain = weekend_gap(make_run(60, upto="train", **RANKER_ONLY) / "model")
+    planted = weekend_gap(weekend_model)
+    assert planted > 0.1 and planted > plain + 0.1, (planted, plain)
+
+
+def test_a_planned_saturday_outscores_a_wednesday_for_the_same_picture(
+    weekend_model, feature_cache, make_profile
+):
+    from instapop.predict import Plan, Predictor
+    from support import planted_media
+
+    predictor = Predictor.load(weekend_model, cache_dir=feature_cache)
+    picture = planted_media(make_profile(24, seed=99), "image")[:1]
+    saturday, wednesday = (
+        predictor.score_paths(picture, plan=Plan(when, "New in #shop"))[0]
+        for when in ("2030-06-01T12:00", "2030-05-29T12:00")
+    )
+    assert saturday.fallbacks == wednesday.fallbacks == []
+    assert saturday.picture == pytest.approx(wednesday.picture)
+    assert saturday.score - wednesday.score == pytest.approx(saturday.context - wednesday.context)
+    assert saturday.score > wednesday.score + 0.05

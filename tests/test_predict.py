@@ -278,3 +278,72 @@ def test_score_logits_explain_a_linear_score_by_its_direction(predictor: Predict
     cam = gradcam(backbone, ScoreLogits(lambda e: e @ direction + 3.0), image, target=1)
     np.testing.assert_allclose(cam.heatmap, gradcam(backbone, head, image, target=1).heatmap, atol=1e-5)
     assert cam.heatmap.max() == pytest.approx(1.0)
+
+
+# --- a ranker: percentile, picture and context moves, what was assumed --------------------
+
+
+@pytest.fixture(scope="module")
+def ranker_predictor(make_run, feature_cache: Path) -> Predictor:
+    model_dir = make_run(upto="train", approaches=("ranker", "majority")) / "model"
+    return Predictor.load(model_dir, cache_dir=feature_cache)
+
+
+def test_a_ranker_gives_a_percentile_split_into_picture_and_context(
+    ranker_predictor: Predictor, unseen
+) -> None:
+    files = planted_media(unseen, "image")[:1] + planted_media(unseen, "video")[:1]
+    for candidate in ranker_predictor.score_paths(files):
+        ranker = ranker_predictor.model.ranker(candidate.media_type)
+        assert candidate.percentile == candidate.score
+        assert candidate.score == pytest.approx(ranker.intercept + candidate.picture + candidate.context)
+        # typical timing and caption move nothing: only the post's shape (a single item) does
+        shape = {"carousel_size": 1.0, "position": 1.0, "video_share": float(candidate.media_type == "video")}
+        column = {c: i for i, c in enumerate(ranker.context_columns)}
+        expected = sum(
+            (value - ranker.context_mean[column[c]]) * ranker.context_weight[column[c]]
+            for c, value in shape.items()
+            if c in column
+        )
+        assert candidate.context == pytest.approx(expected)
+        assert candidate.predicted_class == ranker.classes(np.array([candidate.score]), 3)[0]
+        assert candidate.fallbacks == ["when", "caption"]
+        assert candidate.context_note.startswith("assumed the profile's typical timing (mostly ")
+    (planned,) = ranker_predictor.score_paths(files[:1], plan=Plan("2030-06-01T19:00", "New #shop"))
+    assert planned.fallbacks == [] and planned.context_note == "time and caption as given"
+    assert planned.context != pytest.approx(0.0)
+
+
+def test_a_ranker_explains_its_score_with_a_heatmap_and_a_filmstrip(
+    ranker_predictor: Predictor, unseen
+) -> None:
+    files = planted_media(unseen, "image")[:1] + planted_media(unseen, "video")[:1]
+    image, video = ranker_predictor.score_paths(files, explain=True)
+    assert Image.open(_png_file(image.heatmap_png)).size[0] >= ranker_predictor.config.image_size
+    strip = Image.open(_png_file(video.heatmap_png))
+    assert strip.width > strip.height * 5
+
+
+def test_cli_shows_a_rankers_moves_and_what_it_assumed(make_run, feature_cache: Path, unseen) -> None:
+    model_dir = make_run(upto="train", approaches=("ranker", "majority")) / "model"
+    files = [str(p) for p in planted_media(unseen, "image")[:2]]
+    result = runner.invoke(app, ["predict", str(model_dir), *files, "--cache", str(feature_cache)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[-2:] == ["picture", "context"]
+    assert lines[3].startswith("context: assumed the profile's typical timing (mostly ")
+
+
+def test_class_evidence_of_a_ranker_explains_its_score_never_a_blank_middle(
+    ranker_predictor: Predictor,
+) -> None:
+    from instapop.explain.gradcam import class_evidence
+
+    head = ranker_predictor.model.image_head()
+    embeddings = torch.as_tensor(np.random.default_rng(0).normal(size=(4, 1280)), dtype=torch.float32)
+    for cls, sign in ((0, -1.0), (1, 1.0), (2, 1.0)):
+        evidence, target = class_evidence(head, cls)
+        assert target == 1
+        torch.testing.assert_close(evidence(embeddings)[:, 1], sign * head.score(embeddings))
+    classifier = torch.nn.Linear(1280, 3)
+    assert class_evidence(classifier, 2) == (classifier, 2)

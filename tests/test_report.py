@@ -23,6 +23,7 @@ SECTIONS = (
     "duplicates",
     "map",
     "accuracy",
+    "context",
     "gradcam",
     "videos",
     "quality",
@@ -95,7 +96,7 @@ def test_report_builds_after_ingest_alone_and_says_what_is_missing(ingest_only_r
         and "Needs cv_results.json" in html
         and "Needs explain/explain.json" in html
     )
-    assert html.count("<img") == 3  # PoR over time, Fig. 1b, Fig. 2
+    assert html.count("<img") == 4  # PoR over time, Fig. 1b, Fig. 2, context effects
 
 
 def test_cli_report_prints_the_path(ingest_only_run: Path) -> None:

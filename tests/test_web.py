@@ -310,6 +310,10 @@ def test_a_card_is_scored_again_with_its_planned_time_and_caption(
     )
     card = page.locator(f'#results .card[data-name="{name}"]')
     assert card.locator(".caption").input_value() == "Summer launch #new @friends"  # kept across re-render
+    moves = rescored["contributions"]  # a ranker's: the picture's and the context's moves are shown
+    assert card.locator(".moves").count() == (moves is not None)
+    if moves is not None:
+        assert card.locator(".moves").text_content().startswith("picture ")
     with page.expect_response(lambda r: r.url.endswith("/api/predict?explain=true")) as answer:
         card.locator(".when").fill("2025-06-01T19:00")
     local = page.evaluate("new Date('2025-06-01T19:00').toISOString().slice(0, 19) + 'Z'")

@@ -361,11 +361,15 @@ def describe_fallbacks(fallbacks: Sequence[str], history: dict[str, Any]) -> str
     -------
     E.g. ``"typical timing (mostly sun 12:00 UTC), typical caption"``.
     """
+    known = history.get("typical_hour") is not None
     words = {
-        "when": f"typical timing (mostly {history['typical_weekday']} "
-        f"{history['typical_hour']:02d}:00 UTC)",
+        "when": f"typical timing (mostly {history['typical_weekday']} {history['typical_hour']:02d}:00 UTC)"
+        if known
+        else "typical timing",
         "gap": f"typical gap since the last post ({history['median_gap_hours']:g} h; "
-        f"the time is before the last post, {history['last_post']})",
+        f"the time is before the last post, {history['last_post']})"
+        if known
+        else "typical gap since the last post (the model does not know the last post)",
         "caption": "typical caption",
         "carousel": "typical carousel shape",
     }
@@ -437,3 +441,45 @@ def predictive_value(
             predicted[test] = model.fit(x[train], target[train]).predict(x[test])
         result[name] = round(float(spearmanr(predicted, target).statistic), 3)
     return result
+
+
+# --------------------------------------------------------------------------- saved with a model
+
+DEFAULTS_FILE = "context.json"  # in the model folder, beside config.json
+
+
+def write_context_defaults(run_dir: Path, model_dir: Path) -> Path:
+    """Save :func:`context_defaults` of a run into ``model_dir/context.json`` (for predictions).
+
+    Parameters
+    ----------
+    run_dir : the run folder the model was trained from.
+    model_dir : the model folder.
+
+    Returns
+    -------
+    The file written.
+    """
+    import json
+
+    path = Path(model_dir) / DEFAULTS_FILE
+    defaults = context_defaults(load_context(run_dir), read_posts(run_dir))
+    path.write_text(json.dumps(defaults, indent=2) + "\n")
+    return path
+
+
+def read_context_defaults(model_dir: Path) -> dict[str, Any] | None:
+    """``model_dir/context.json``, or None for a model saved without it."""
+    import json
+
+    path = Path(model_dir) / DEFAULTS_FILE
+    if not path.is_file():
+        return None
+    try:
+        defaults = json.loads(path.read_text())
+    except ValueError as err:
+        raise InstapopError(f"{path}: not valid JSON ({err}); retrain or delete it") from err
+    missing = {"means", "last_post", "typical_hour", "typical_weekday", "median_gap_hours"} - set(defaults)
+    if missing:
+        raise InstapopError(f"{path}: {sorted(missing)} missing; retrain")
+    return defaults

@@ -52,13 +52,21 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from instapop.config import Config
-from instapop.context import candidate_context, describe_fallbacks, parse_when
+from instapop.context import (
+    CONTEXT_COLUMNS,
+    FIRST_POST_GAP_HOURS,
+    candidate_context,
+    describe_fallbacks,
+    parse_when,
+    read_context_defaults,
+)
 from instapop.errors import BadInputError, InstapopError
 
 if TYPE_CHECKING:
     import torch
 
     from instapop.embed.backbone import Encoder, Lite0
+    from instapop.models.ranker import Ranker
     from instapop.training import SavedModel
 
 log = logging.getLogger(__name__)
@@ -277,10 +285,80 @@ class ClassifierScorer:
         return module.eval(), None
 
 
-def media_scorers(model: SavedModel) -> dict[str, MediaScorer]:
-    """The scorer of each media type the model can score."""
+class RankerScorer:
+    """A ranker (``instapop.models.ranker.Ranker``): percentile, picture/context moves, context read.
+
+    The typical context it assumes for what a user does not give is its own training mean
+    (so that "typical" moves its score by 0), with the last post's time, the typical
+    posting slot and gap from the model's ``context.json``.
+    """
+
+    def __init__(
+        self, model: SavedModel, media_type: str, ranker: Ranker, saved: dict[str, Any] | None
+    ) -> None:
+        unknown = sorted(set(ranker.context_columns) - set(CONTEXT_COLUMNS))
+        if unknown:
+            raise InstapopError(f"the saved {media_type} ranker reads unknown context columns {unknown}")
+        self.ranker = ranker
+        self.media_type = media_type
+        self.n_classes = model.n_classes
+        self.approach = model.image_approach if media_type == IMAGE else model.video_approach
+        self.uses_context = bool(ranker.context_columns)
+        self._columns = [CONTEXT_COLUMNS.index(c) for c in ranker.context_columns]
+        means = dict(zip(ranker.context_columns, ranker.context_mean.tolist(), strict=True))
+        base = saved or dict.fromkeys(("last_post", "typical_hour", "typical_weekday"), None)
+        base.setdefault("median_gap_hours", FIRST_POST_GAP_HOURS)
+        self.context_defaults = {**base, "means": {c: means.get(c, 0.0) for c in CONTEXT_COLUMNS}}
+
+    def _context(self, context: np.ndarray | None) -> np.ndarray | None:
+        return None if context is None or not self.uses_context else np.asarray(context)[self._columns][None]
+
+    def verdict(self, embedding: np.ndarray, context: np.ndarray | None) -> Verdict:
+        from instapop.models.ranker import picture_features
+
+        picture = picture_features(self.media_type, np.asarray(embedding, dtype=np.float64)[None])
+        picture_part, context_part = self.ranker.contributions(picture, self._context(context))
+        score = self.ranker.intercept + picture_part + context_part
+        return Verdict(
+            int(self.ranker.classes(score, self.n_classes)[0]),
+            float(score[0]),
+            tuple(float(p) for p in self.ranker.predict_proba(score, self.n_classes)[0]),
+            percentile=float(score[0]),
+            picture=float(picture_part[0]),
+            context=float(context_part[0]),
+        )
+
+    def classify(self, scores: np.ndarray) -> np.ndarray:
+        return self.ranker.classes(np.asarray(scores, dtype=float), self.n_classes)
+
+    def explainer(self, context: np.ndarray | None) -> tuple[torch.nn.Module, int | None]:
+        """The score itself as logit 1: Grad-CAM then follows d score / d embedding, a fixed direction."""
+        from instapop.explain.gradcam import ScoreLogits
+
+        head = self.ranker.head(self.n_classes, self._context(context))
+        return ScoreLogits(head.score).eval(), 1
+
+
+def media_scorers(
+    model: SavedModel, context_defaults: dict[str, Any] | None = None
+) -> dict[str, MediaScorer]:
+    """The scorer of each media type the model can score: a ranker's, or a classifier's.
+
+    Parameters
+    ----------
+    model : the saved model.
+    context_defaults : what training saved about the profile (``model/context.json``), if anything.
+    """
     types = [IMAGE] + ([VIDEO] if model.video_approach is not None else [])
-    return {media_type: ClassifierScorer(model, media_type) for media_type in types}
+    scorers: dict[str, MediaScorer] = {}
+    for media_type in types:
+        ranker = model.ranker(media_type)
+        scorers[media_type] = (
+            ClassifierScorer(model, media_type)
+            if ranker is None
+            else RankerScorer(model, media_type, ranker, context_defaults)
+        )
+    return scorers
 
 
 @dataclass
@@ -448,13 +526,20 @@ class Predictor:
     ('candidates/beach.jpg', 0.91)
     """
 
-    def __init__(self, model: SavedModel, encoder: Encoder, config: Config, limits: Limits) -> None:
+    def __init__(
+        self,
+        model: SavedModel,
+        encoder: Encoder,
+        config: Config,
+        limits: Limits,
+        context_defaults: dict[str, Any] | None = None,
+    ) -> None:
         self.model = model
         self.encoder = encoder
         self.config = config
         self.limits = limits
         self.class_names = class_names(model.n_classes)
-        self.scorers = media_scorers(model)
+        self.scorers = media_scorers(model, context_defaults)
         self._torch_lock = threading.Lock()
         self._lite0: Lite0 | None = None
 
@@ -491,7 +576,7 @@ class Predictor:
                 f"{model_dir}: the model was trained on backbone {model.backbone!r} "
                 f"but this installation builds {encoder.name!r}"
             )
-        predictor = cls(model, encoder, config, limits or Limits())
+        predictor = cls(model, encoder, config, limits or Limits(), read_context_defaults(Path(model_dir)))
         if explain:
             predictor._backbone_for_gradcam()
         return predictor
@@ -903,18 +988,22 @@ def _embedding_config(model: SavedModel) -> Config:
 
 
 def model_card(model: SavedModel) -> dict[str, Any]:
-    """Classes with their PoR boundaries, the training dates and CV accuracy, from ``config.json``.
+    """Classes with their boundaries, the target, the training dates and CV accuracy, from ``config.json``.
 
     ``media`` holds, per media type the model scores: the approach and why it was chosen,
     the PoR boundaries between classes in the latest label window (what a new post must
     beat), and the approach's CV accuracy beside the majority-class baseline.
     """
+    from instapop.targets import FORMULAS
+
     card = model.config
     cv = card["cv"]
+    target = card.get("target", "por")  # models trained before targets ranked PoR
     approaches = {IMAGE: model.image_approach, VIDEO: model.video_approach}
     return {
         "n_classes": model.n_classes,
         "class_names": class_names(model.n_classes),
+        "target": {"name": target, "formula": FORMULAS[target]},
         "backbone": model.backbone,
         "date_range": card["date_range"],
         "cv_protocol": {key: cv[key] for key in ("n_splits", "n_repeats", "grouped_folds")},

@@ -242,6 +242,7 @@ def train_final(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "n_classes": n_classes,
+        "target": dataset.target,
         "backbone": dataset.backbone,
         "dim": int(dataset.image_views.shape[-1]),
         "preprocessing": {

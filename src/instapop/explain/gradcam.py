@@ -101,6 +101,21 @@ class ScoreLogits(torch.nn.Module):
         return torch.cat([torch.zeros_like(score), score], dim=1)
 
 
+def class_evidence(head: torch.nn.Module, target: int) -> tuple[torch.nn.Module, int]:
+    """The module and the logit whose Grad-CAM explains class ``target`` of ``head``.
+
+    A classifier: itself and the class. A ranker's head (it has a ``score`` and its class
+    ``cuts``): its score as logit 1 (:class:`ScoreLogits`), negated for the classes below
+    the middle. Its ordinal logits move with (k - (N-1)/2) times the score, so the middle
+    class's logit would not move at all and its map would be blank; explaining the score
+    shows where the picture raises it (upper classes, the middle) or lowers it (lower classes).
+    """
+    if not hasattr(head, "score") or not hasattr(head, "cuts"):
+        return head, target
+    sign = -1.0 if target < len(head.cuts) / 2 else 1.0
+    return ScoreLogits(lambda embeddings: sign * head.score(embeddings)).eval(), 1
+
+
 def cell_centres(n_cells: int, length: float) -> np.ndarray:
     """Where, along an axis of ``length`` pixels, each feature-map cell's evidence lies (continuous coords).
 

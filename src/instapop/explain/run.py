@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from instapop.config import Config
 from instapop.errors import InstapopError
-from instapop.explain.gradcam import GradCam, gradcam, overlay
+from instapop.explain.gradcam import GradCam, class_evidence, gradcam, overlay
 from instapop.explain.tsne import find_regions, tsne_map
 from instapop.explain.video import filmstrip, frame_gradcam, frame_importance
 
@@ -188,7 +188,8 @@ def explain_images(run: RunInputs, model, backbone: Lite0, progress: bool) -> li
     for cls, i in tqdm(chosen, desc="Grad-CAM images", disable=not progress):
         item = items[i]
         image = load_image(Path(item.path), size=run.config.image_size, center_crop=run.config.center_crop)
-        cam = gradcam(backbone, head, image, target=cls)
+        evidence, target = class_evidence(head, cls)
+        cam = gradcam(backbone, evidence, image, target=target)
         explained.append(
             {
                 "media_id": item.media_id,
@@ -223,7 +224,8 @@ def explain_video(
     importance = frame_importance(video_model, frames, target=cls)
     top_frames = []
     for t in sorted(int(t) for t in np.argsort(-importance, kind="stable")[: config.top_frames]):
-        cam = frame_gradcam(backbone, video_model, frames, sample.frames[t], t, target=cls)
+        evidence, target = class_evidence(video_model, cls)
+        cam = frame_gradcam(backbone, evidence, frames, sample.frames[t], t, target=target)
         png = save_png(side_by_side(sample.frames[t], cam), run.out / f"frame_{item.media_id}_{t}.png")
         top_frames.append({"index": t, "time": round(float(sample.times[t]), 3), "png": png})
     times = np.asarray(sample.times, dtype=float)
