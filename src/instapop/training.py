@@ -298,7 +298,8 @@ def model_card_text(card: dict[str, Any]) -> str:
         name = card[f"{media}_approach"]
         lines.append(f"## {media.capitalize()}s")
         if name is None:
-            lines += [f"No {media} model: {card['choice'][media]}", ""]
+            reason = card["choice"][media]
+            lines += [reason[:1].upper() + reason[1:] + ".", ""]
             continue
         entry = card["models"][media]
         lines += [
