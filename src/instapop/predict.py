@@ -277,7 +277,7 @@ class ClassifierScorer:
         return verdict_from_probs(self.model.predict_videos(embedding[None])[0])
 
     def classify(self, scores: np.ndarray) -> np.ndarray:
-        n = self.model.n_classes  # equal cuts of the expected class: what rounding it would give
+        n = self.model.n_classes  # no cut points of its own: N equal slices of [0, 1] (mixed carousels)
         return np.minimum(np.floor(np.asarray(scores) * n), n - 1).astype(int)
 
     def explainer(self, context: np.ndarray | None) -> tuple[torch.nn.Module, int | None]:
