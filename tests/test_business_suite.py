@@ -204,7 +204,22 @@ def test_a_mapping_may_not_leave_the_media_folder(tmp_path: Path) -> None:
         read_source(export, 10**6, export=ExportOptions(media_map=mapping))
 
 
+def test_a_link_out_of_the_media_folder_is_not_followed(tmp_path: Path) -> None:
+    secret = _image(tmp_path / "elsewhere" / "secret.jpg")
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "Sc1.jpg").symlink_to(secret)
+    export = _export(tmp_path, "Post ID,Publish time,Permalink,Likes,Comments\n"
+                     "1,10/01/2025 10:00,https://www.instagram.com/p/Sc1/,5,1\n")  # fmt: skip
+    data = read_source(export, 10**6)
+    assert data.posts == () and [s.reason for s in data.skipped] == ["no media file"]
+
+
 # --------------------------------------------------------------------------- bad input
+
+
+def test_a_missing_export_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InstapopError, match="export.csv: no such file or folder"):
+        read_source(tmp_path / "export.csv", 10**6)
 
 
 def test_a_csv_that_is_not_an_export_names_the_missing_columns(tmp_path: Path) -> None:
@@ -263,6 +278,32 @@ def test_zero_or_missing_reach_is_skipped_for_reach_rate_and_kept_for_por(tmp_pa
     por = ingest_profile(export, [followers], target=POR)
     assert len(por.posts) == 8 and por.summary()["target"]["why"] == "asked for with --target"
     np.testing.assert_allclose(por.posts["target"], por.posts["por"])
+
+
+def test_cli_ingest_of_an_export_with_its_options(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from instapop.cli import app
+
+    for i in range(6):
+        _image(tmp_path / "drive" / f"photo{i}.jpg", shade=30 * i)
+    rows = "".join(f"{i},0{i + 1}/03/2025 10:00,{10 + i},1,{100 + i}\n" for i in range(6))
+    export = _export(tmp_path, "Post ID,Publish time,Likes,Comments,Reach\n" + rows)
+    files = "".join(f"{i},photo{i}.jpg\n" for i in range(6))
+    mapping = _export(tmp_path, "post_id,file\n" + files, "map.csv")
+    out = tmp_path / "run"
+    args = ["ingest", str(export), "--media", str(tmp_path / "drive"), "--media-map", str(mapping),
+            "--timezone", "America/New_York", "--date-order", "dmy", "--target", "reach", "--out", str(out)]
+    result = CliRunner().invoke(app, args)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "target: reach = accounts reached (asked for with --target)" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["source"] == {"format": "business-suite", "timezone": "America/New_York"}
+    assert summary["date_range"][0] == "2025-03-01T15:00:00Z"  # 1 March, 10:00 in New York (EST)
+    posts = pd.read_csv(out / "posts.csv")
+    assert posts["target"].tolist() == posts["reach"].tolist() == [100, 101, 102, 103, 104, 105]
+    bad = CliRunner().invoke(app, [*args[:-4], "--target", "likes", "--out", str(out)])
+    assert bad.exit_code == 2 and "target must be one of por, reach-rate, reach" in bad.output
 
 
 # --------------------------------------------------------------------------- target choice
