@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import lzma
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,6 +89,16 @@ def _symlink_out(root: Path) -> None:
     outside.write_bytes(b"\xff\xd8")
     (root / "escape.jpg").unlink()
     (root / "escape.jpg").symlink_to(outside)
+
+
+def _symlink_loop(root: Path) -> None:
+    _post("loop", 14)(root)
+    (root / "loop.jpg").unlink()
+    (root / "loop.jpg").symlink_to("loop.jpg")
+
+
+def _undecodable_name(root: Path) -> None:
+    _post(os.fsdecode(b"name\xff"), 16)(root)
 
 
 def _xz_bomb(root: Path) -> None:
@@ -261,7 +272,10 @@ POST_CASES = [
     ),
     Case("symlink out of the folder", "escape.jpg", "symlink out of folder", _symlink_out),
     Case("post whose image is that symlink", "escape.json.xz", "media missing", lambda root: None),
+    Case("symlink loop", "loop.jpg", "broken symlink", _symlink_loop),
+    Case("post whose image is the loop", "loop.json.xz", "media missing", lambda root: None),
     Case("xz bomb", "xzbomb.json.xz", "file too large", _xz_bomb),
+    Case("file name not UTF-8", "name?.json.xz", "file name not UTF-8", _undecodable_name),
     Case("truncated .json.xz", "truncxz.json.xz", "malformed JSON", _truncated_xz),
     Case(
         "binary garbage as .json",

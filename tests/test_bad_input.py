@@ -22,8 +22,8 @@ from instapop.config import Config
 from instapop.errors import InstapopError
 from instapop.ingest import ingest_profile
 from instapop.media import load_image, sample_video
-from instapop.sources import read_instaloader_folder
-from test_ingest import T0, envelope, graphql_node, write_json, write_media
+from instapop.sources import read_instaloader_folder, read_source
+from test_ingest import T0, envelope, graphql_node, write_json, write_media, write_post
 from test_media import write_noise, write_video
 
 CONFIG = Config(n_classes=(2,), window_days=20.0, min_window_posts=3, max_json_bytes=MAX_JSON_BYTES)
@@ -92,7 +92,8 @@ def test_follower_rows_with_bad_values_are_listed_and_doubts_reported(corpus):
 
 
 def test_a_folder_of_10000_empty_files_is_read_around(tmp_path):
-    write_post_corpus(tmp_path, n_good=3)
+    for i in range(3):
+        write_post(tmp_path, f"good{i}", graphql_node(900 + i, T0 + i * 86_400, 50, 3, ["image"]), ["image"])
     write_empty_files(tmp_path, 10_000)
 
     result = ingest_profile(tmp_path, [], CONFIG)
@@ -189,6 +190,27 @@ def test_any_field_value_in_a_real_node_is_a_post_or_a_skip(node):
 @given(raw=st.binary(max_size=200))
 def test_any_bytes_as_a_post_file_is_a_post_or_a_skip(raw):
     _read_one(lambda path: path.write_bytes(raw))
+
+
+_MANIFEST_CELL = st.text(max_size=12) | st.sampled_from(["a.jpg", "1600000000", "2020-09-20", "-1", "NaN"])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(st.lists(_MANIFEST_CELL, min_size=5, max_size=5), max_size=3),
+    tail=st.binary(max_size=9),
+)
+def test_any_manifest_rows_are_posts_or_skips(rows, tail):
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "a.jpg").write_bytes(b"\xff\xd8jpeg")
+        lines = ["post_id,timestamp,likes,comments,media"] + [",".join(row) for row in rows]
+        (root / "manifest.csv").write_bytes("\n".join(lines).encode() + tail)
+        try:
+            data = read_source(root, MAX_JSON_BYTES)
+        except InstapopError:
+            return
+        assert len(data.posts) + len(data.skipped) >= 1
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

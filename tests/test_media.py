@@ -269,6 +269,14 @@ def _palette_with_transparency() -> Image.Image:
     return image
 
 
+def test_heic_photos_are_read(tmp_path):
+    path = tmp_path / "iphone.heic"
+    split_image(200, 120).save(path, format="HEIF", quality=90)  # pillow-heif's writer
+    pixels = load_image(path, size=32).astype(int)
+    left, right = pixels[:, :12].mean(axis=(0, 1)), pixels[:, -12:].mean(axis=(0, 1))
+    assert left[0] > 200 and left[2] < 60 and right[2] > 200 and right[0] < 60
+
+
 def test_center_crop_drops_the_sides(tmp_path):
     pixels = np.zeros((100, 300, 3), np.uint8)
     pixels[:, :100] = RED  # only in the left third

@@ -144,7 +144,8 @@ def read_followers(
     Returns
     -------
     FollowerHistory with one point per distinct date (counts given for the same
-    date by several sources are averaged).
+    date by several sources are averaged); a date repeated inside one file, or
+    rows out of date order, are reported in ``notes`` naming the file and dates.
 
     Raises
     ------

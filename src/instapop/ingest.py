@@ -81,7 +81,12 @@ _SHOWN = 5  # orphan files named on the console; the summary lists them all
 
 @dataclass
 class IngestResult:
-    """Labelled media, kept posts, excluded items and the follower history of one profile."""
+    """Labelled media, kept posts, excluded items and the follower history of one profile.
+
+    Besides the tables: ``side_files`` (Instaloader files recognised and not used, by
+    kind), ``orphan_media`` (media files no metadata names) and ``warnings`` (doubts
+    about the follower history a person should read), all in ``summary()``.
+    """
 
     media: pd.DataFrame
     posts: pd.DataFrame
@@ -168,8 +173,7 @@ class IngestResult:
                 f"partial carousels (kept with the children downloaded): {len(s['partial_posts'])}; "
                 "see summary.json partial_posts"
             )
-        lines += [f"warning: {warning}" for warning in s["follower_warnings"]]
-        return lines
+        return lines  # the follower warnings are logged as they are found: not repeated here
 
     def _partial_posts(self) -> list[dict[str, Any]]:
         partial = self.posts[self.posts["partial"]]
@@ -306,7 +310,7 @@ def ingest_records(
     skipped = list(source.skipped)
     posts = _drop_repeats(list(source.posts), skipped)
     if not posts:
-        raise InstapopError(f"{profile_dir}: no usable posts ({_reason_counts(skipped)})")
+        raise InstapopError(f"{profile_dir or 'source'}: no usable posts ({_reason_counts(skipped)})")
     files = [*followers, *source.follower_files]
     history = read_followers(files, followers_date, config.follower_fit_points, config.max_json_bytes)
     skipped += [Skipped.because("follower row unreadable", item, why) for item, why in history.problems]

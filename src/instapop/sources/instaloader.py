@@ -163,11 +163,14 @@ def _scan_folder(root: Path, skipped: list[Skipped]) -> _Folder:
     folder = _Folder(root, {}, set())
     with os.scandir(root) as entries:
         for entry in entries:
-            if entry.is_symlink() and not _inside(root, Path(entry.path).resolve()):
+            if not _utf8(entry.name):  # the run's CSV and JSON files could not name it
+                shown = str(root / entry.name).encode("utf-8", "replace").decode()
+                skipped.append(Skipped.because("file name not UTF-8", shown, "file name is not valid UTF-8"))
+                continue
+            refusal = _symlink_refusal(root, entry) if entry.is_symlink() else None
+            if refusal:
                 folder.refused.add(entry.name)
-                skipped.append(
-                    Skipped.because("symlink out of folder", entry.path, "symlink leading out of the folder")
-                )
+                skipped.append(Skipped.because(*refusal))
             elif entry.is_file():
                 folder.sizes[entry.name] = entry.stat().st_size
                 numbered = _NUMBERED.fullmatch(entry.name)
@@ -176,6 +179,25 @@ def _scan_folder(root: Path, skipped: list[Skipped]) -> _Folder:
     for names in folder.numbered.values():
         names.sort()
     return folder
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as lone surrogates
+        return False
+    return True
+
+
+def _symlink_refusal(root: Path, entry: os.DirEntry) -> tuple[str, str, str] | None:
+    """(reason, item, why) for a symlink that leads out of the folder or nowhere; None if it stays inside."""
+    try:
+        target = Path(entry.path).resolve(strict=True)
+    except (OSError, RuntimeError):  # a missing target, or a loop (RuntimeError before Python 3.13)
+        return "broken symlink", entry.path, "symlink to nothing (its target is missing, or a loop)"
+    if not _inside(root, target):
+        return "symlink out of folder", entry.path, "symlink leading out of the folder"
+    return None
 
 
 def _inside(root: Path, path: Path) -> bool:
@@ -352,7 +374,7 @@ def _existing(folder: _Folder, stem: str, suffixes: tuple[str, ...], source: Pat
     path = _first_present(folder, stem, suffixes)
     if path is None:
         refused = [stem + s for s in suffixes if stem + s in folder.refused]
-        why = f"{refused[0]} is a symlink leading out of the folder" if refused else "not downloaded?"
+        why = f"{refused[0]} is a refused symlink" if refused else "not downloaded?"
         raise ItemSkipped("media missing", source, f"{what} {stem}{suffixes[0]} missing ({why})")
     if folder.sizes[path.name] == 0:
         raise ItemSkipped("empty media file", source, f"{path.name} is empty")
@@ -436,4 +458,7 @@ def _caption_file(folder: _Folder, base: str) -> str:
     name = f"{base}.txt"
     if name not in folder.sizes:
         return ""
-    return (folder.root / name).read_text(encoding="utf-8", errors="replace").strip()
+    try:
+        return (folder.root / name).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:  # unreadable: the post is still usable without its caption
+        return ""

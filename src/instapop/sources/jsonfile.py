@@ -69,11 +69,11 @@ def read_json_file(path: Path, max_bytes: int = PAPER.max_json_bytes) -> tuple[A
         When the file is too large, truncated, not valid JSON or nested too deeply.
     """
     path = Path(path)
-    raw = (
-        _read_xz_bounded(path, max_bytes)
-        if path.name.endswith(".xz")
-        else _read_plain_bounded(path, max_bytes)
-    )
+    try:
+        xz = path.name.endswith(".xz")
+        raw = _read_xz_bounded(path, max_bytes) if xz else _read_plain_bounded(path, max_bytes)
+    except OSError as err:
+        raise BadInputError(f"{path}: cannot read ({err.strerror or err})") from err
     text, replaced = _decode(raw)
     try:
         return json.loads(text), replaced

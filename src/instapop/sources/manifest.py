@@ -111,10 +111,14 @@ def _manifest_time(item: str, text: str, now: float | None) -> int:
 
 def _manifest_media(item: str, rel: str, root: Path, child_index: int) -> Media:
     relative = PurePosixPath(rel.replace("\\", "/"))
-    path = (root / relative).resolve()
+    try:
+        path = (root / relative).resolve()
+        is_file = path.is_file()
+    except (OSError, RuntimeError, ValueError) as err:  # a loop, a NUL byte, a name too long
+        raise ItemSkipped("media missing", item, f"media {rel!r} cannot be looked up ({err})") from err
     if relative.is_absolute() or ".." in relative.parts or not (path == root or root in path.parents):
         raise ItemSkipped("path outside folder", item, f"media path {rel!r} leaves the dataset folder {root}")
-    if not path.is_file():
+    if not is_file:
         raise ItemSkipped("media missing", item, f"media {rel!r} not found")
     if path.stat().st_size == 0:
         raise ItemSkipped("empty media file", item, f"{rel!r} is empty")
