@@ -353,7 +353,7 @@ def test_graph_api_pages_with_inline_and_saved_insights(tmp_path: Path) -> None:
     _video(folder / "media" / "Code3.mp4")
     inline = {"data": [{"name": "reach", "period": "lifetime", "values": [{"value": 900}]},
                        {"name": "saved", "period": "lifetime", "values": [{"value": 12}]}]}  # fmt: skip
-    children = {"data": [{"id": "c1", "media_type": "IMAGE"}, {"id": "c2", "media_type": "IMAGE"}]}
+    children = {"data": [{"id": f"c{i}", "media_type": "IMAGE"} for i in (1, 2, 3)]}  # the 3rd not saved
     page1 = {
         "data": [_item(1, insights=inline), _item(2, "CAROUSEL_ALBUM", children=children)],
         "paging": {"cursors": {"before": "a", "after": "b"}, "next": "https://graph.facebook.com/..."},
@@ -368,6 +368,8 @@ def test_graph_api_pages_with_inline_and_saved_insights(tmp_path: Path) -> None:
     assert (posts["17901"].reach, posts["17901"].saves, posts["17901"].shares) == (900, 12, None)
     assert (posts["17902"].reach, posts["17902"].shares, posts["17902"].post_type) == (500, 3, "carousel")
     assert [m.media_id for m in posts["17902"].media] == ["Code2_1", "Code2_2"]
+    assert posts["17902"].flags == ("partial",) and posts["17902"].missing == ("Code2_3.*",)
+    assert posts["17901"].flags == ()
     assert posts["17903"].post_type == "video" and posts["17903"].media[0].media_type == "video"
     assert posts["17901"].timestamp == datetime(2025, 10, 1, 8, 31, tzinfo=UTC).timestamp()
     assert sorted(s.reason for s in data.skipped) == ["duplicate post", "story, not a post"]
