@@ -413,6 +413,7 @@ def test_generated_export_runs_end_to_end_and_learns_the_planted_signal(
     cv = json.loads((run_dir / "cv_results.json").read_text())
     image, majority = (row_of(cv, "image", a, 2)["accuracy"]["mean"] for a in ("image", "majority"))
     assert image >= 0.75 and image >= majority + 0.2
-    assert "Popularity here is reach-rate" in report.read_text()
+    html = report.read_text()
+    assert "Popularity here is reach-rate" in html and "labels rank reach-rate" in html
     card = model_card(load_model(run_dir / "model"))
     assert card["target"]["name"] == REACH_RATE and len(card["media"]["image"]["boundaries"]) == 1
