@@ -204,7 +204,22 @@ def test_a_mapping_may_not_leave_the_media_folder(tmp_path: Path) -> None:
         read_source(export, 10**6, export=ExportOptions(media_map=mapping))
 
 
+def test_a_link_out_of_the_media_folder_is_not_followed(tmp_path: Path) -> None:
+    secret = _image(tmp_path / "elsewhere" / "secret.jpg")
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "Sc1.jpg").symlink_to(secret)
+    export = _export(tmp_path, "Post ID,Publish time,Permalink,Likes,Comments\n"
+                     "1,10/01/2025 10:00,https://www.instagram.com/p/Sc1/,5,1\n")  # fmt: skip
+    data = read_source(export, 10**6)
+    assert data.posts == () and [s.reason for s in data.skipped] == ["no media file"]
+
+
 # --------------------------------------------------------------------------- bad input
+
+
+def test_a_missing_export_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InstapopError, match="export.csv: no such file or folder"):
+        read_source(tmp_path / "export.csv", 10**6)
 
 
 def test_a_csv_that_is_not_an_export_names_the_missing_columns(tmp_path: Path) -> None:
@@ -265,6 +280,32 @@ def test_zero_or_missing_reach_is_skipped_for_reach_rate_and_kept_for_por(tmp_pa
     np.testing.assert_allclose(por.posts["target"], por.posts["por"])
 
 
+def test_cli_ingest_of_an_export_with_its_options(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from instapop.cli import app
+
+    for i in range(6):
+        _image(tmp_path / "drive" / f"photo{i}.jpg", shade=30 * i)
+    rows = "".join(f"{i},0{i + 1}/03/2025 10:00,{10 + i},1,{100 + i}\n" for i in range(6))
+    export = _export(tmp_path, "Post ID,Publish time,Likes,Comments,Reach\n" + rows)
+    files = "".join(f"{i},photo{i}.jpg\n" for i in range(6))
+    mapping = _export(tmp_path, "post_id,file\n" + files, "map.csv")
+    out = tmp_path / "run"
+    args = ["ingest", str(export), "--media", str(tmp_path / "drive"), "--media-map", str(mapping),
+            "--timezone", "America/New_York", "--date-order", "dmy", "--target", "reach", "--out", str(out)]
+    result = CliRunner().invoke(app, args)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "target: reach = accounts reached (asked for with --target)" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["source"] == {"format": "business-suite", "timezone": "America/New_York"}
+    assert summary["date_range"][0] == "2025-03-01T15:00:00Z"  # 1 March, 10:00 in New York (EST)
+    posts = pd.read_csv(out / "posts.csv")
+    assert posts["target"].tolist() == posts["reach"].tolist() == [100, 101, 102, 103, 104, 105]
+    bad = CliRunner().invoke(app, [*args[:-4], "--target", "likes", "--out", str(out)])
+    assert bad.exit_code == 2 and "target must be one of por, reach-rate, reach" in bad.output
+
+
 # --------------------------------------------------------------------------- target choice
 
 
@@ -312,7 +353,7 @@ def test_graph_api_pages_with_inline_and_saved_insights(tmp_path: Path) -> None:
     _video(folder / "media" / "Code3.mp4")
     inline = {"data": [{"name": "reach", "period": "lifetime", "values": [{"value": 900}]},
                        {"name": "saved", "period": "lifetime", "values": [{"value": 12}]}]}  # fmt: skip
-    children = {"data": [{"id": "c1", "media_type": "IMAGE"}, {"id": "c2", "media_type": "IMAGE"}]}
+    children = {"data": [{"id": f"c{i}", "media_type": "IMAGE"} for i in (1, 2, 3)]}  # the 3rd not saved
     page1 = {
         "data": [_item(1, insights=inline), _item(2, "CAROUSEL_ALBUM", children=children)],
         "paging": {"cursors": {"before": "a", "after": "b"}, "next": "https://graph.facebook.com/..."},
@@ -327,6 +368,8 @@ def test_graph_api_pages_with_inline_and_saved_insights(tmp_path: Path) -> None:
     assert (posts["17901"].reach, posts["17901"].saves, posts["17901"].shares) == (900, 12, None)
     assert (posts["17902"].reach, posts["17902"].shares, posts["17902"].post_type) == (500, 3, "carousel")
     assert [m.media_id for m in posts["17902"].media] == ["Code2_1", "Code2_2"]
+    assert posts["17902"].flags == ("partial",) and posts["17902"].missing == ("Code2_3.*",)
+    assert posts["17901"].flags == ()
     assert posts["17903"].post_type == "video" and posts["17903"].media[0].media_type == "video"
     assert posts["17901"].timestamp == datetime(2025, 10, 1, 8, 31, tzinfo=UTC).timestamp()
     assert sorted(s.reason for s in data.skipped) == ["duplicate post", "story, not a post"]
@@ -370,6 +413,7 @@ def test_generated_export_runs_end_to_end_and_learns_the_planted_signal(
     cv = json.loads((run_dir / "cv_results.json").read_text())
     image, majority = (row_of(cv, "image", a, 2)["accuracy"]["mean"] for a in ("image", "majority"))
     assert image >= 0.75 and image >= majority + 0.2
-    assert "Popularity here is reach-rate" in report.read_text()
+    html = report.read_text()
+    assert "Popularity here is reach-rate" in html and "labels rank reach-rate" in html
     card = model_card(load_model(run_dir / "model"))
     assert card["target"]["name"] == REACH_RATE and len(card["media"]["image"]["boundaries"]) == 1

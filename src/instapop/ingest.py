@@ -250,7 +250,8 @@ def ingest_profile(
     Parameters
     ----------
     profile_dir : an Instaloader profile folder, a folder holding ``manifest.csv``,
-        or the path of a manifest CSV (its folder is the dataset folder).
+        the path of a manifest CSV (its folder is the dataset folder), a Meta Business
+        Suite posts export CSV, or a folder of Graph API media pages.
     followers : follower-history files (see ``read_followers``); the folder's
         Instaloader Profile JSON is added as one more point.
     config : label settings and the metadata size bound.

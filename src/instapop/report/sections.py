@@ -93,6 +93,9 @@ def popularity_section(run: RunFiles) -> Section:
         )
         + (paragraph(ratio) if ratio else "")
     )
+    if target_name(run) != "PoR":
+        known = "" if run.media["por"].notna().any() else " (unknown here: no follower history was given)"
+        body = paragraph(f"These figures show PoR{known}; this run's labels rank {target_name(run)}.") + body
     return Section("popularity", title, body)
 
 

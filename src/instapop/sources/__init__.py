@@ -134,6 +134,8 @@ def read_source(
         When the path does not exist or holds nothing readable.
     """
     path = Path(path)
+    if not path.exists():
+        raise InstapopError(f"{path}: no such file or folder")
     export = export or ExportOptions()
     kind = source_format(path, max_json_bytes)
     if kind == BUSINESS_SUITE:

@@ -20,6 +20,7 @@ matched as for an export (:mod:`instapop.sources.matching`).
 from __future__ import annotations
 
 import csv
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,7 @@ def read_graph_pages(
     posts: list[Post] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
+    children: dict[str, int] = {}  # post id -> carousel children the API lists
     for page in pages:
         data, _ = read_json_file(page, max_json_bytes)
         for i, item in enumerate(data["data"]):
@@ -97,12 +99,24 @@ def read_graph_pages(
                     why = f"post {post.post_id} also in {seen[post.post_id]}"
                     raise ItemSkipped("duplicate post", where, why)
                 seen[post.post_id] = where
+                children[post.post_id] = len(_children(item))
                 posts.append(post)
             except ItemSkipped as skip:
                 skipped.append(skip.record)
     media_dir = options.media_dir or default_media_dir(folder)
     posts, unmatched, orphans = attach_media(posts, media_dir, options.media_map)
+    posts = [_partial(post, children.get(post.post_id, 0)) for post in posts]
     return SourceData(tuple(posts), tuple(skipped + unmatched), orphan_media=tuple(orphans))
+
+
+def _partial(post: Post, n_children: int) -> Post:
+    """A carousel with fewer files than the API's children is kept, flagged ``partial``, the rest named."""
+    if len(post.media) >= n_children:
+        return post
+    key = post.media[0].media_id.rsplit("_", 1)[0] if post.media[0].child_index else post.media[0].media_id
+    have = {m.child_index for m in post.media}
+    missing = tuple(f"{key}_{i}.*" for i in range(1, n_children + 1) if i not in have)
+    return dataclasses.replace(post, flags=(*post.flags, "partial"), missing=missing)
 
 
 def _post(where: str, item: dict[str, Any], saved: dict[str, Any], now: float | None) -> Post:
@@ -125,6 +139,12 @@ def _post(where: str, item: dict[str, Any], saved: dict[str, Any], now: float | 
         shares=_optional(where, "shares", metrics.get("shares")),
         saves=_optional(where, "saved", metrics.get("saves")),
     )
+
+
+def _children(item: dict[str, Any]) -> list[Any]:
+    listed = item.get("children")
+    data = listed.get("data") if isinstance(listed, dict) else None
+    return data if isinstance(data, list) else []
 
 
 def _optional(where: str, what: str, value: Any) -> int | None:

@@ -73,7 +73,9 @@ class MediaFolder:
         self.by_stem: dict[str, list[Path]] = defaultdict(list)
         self.children: dict[str, list[tuple[int, str]]] = defaultdict(list)
         for path in sorted(self.root.rglob("*")):
-            if path.is_file() and path.suffix.lower() in MEDIA_SUFFIXES:
+            # A link leading out of the folder is not the brand's file: never read through it.
+            inside = not path.is_symlink() or self.root in path.resolve().parents
+            if inside and path.is_file() and path.suffix.lower() in MEDIA_SUFFIXES:
                 self.by_stem[path.stem].append(path)
         for stem in self.by_stem:
             child = _CHILD.match(stem)
