@@ -49,11 +49,28 @@ def augment_views(image: np.ndarray, n_views: int, seed: int, config: Config = P
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 (H, W, 3) image; got {image.dtype} {image.shape}")
     views = [image.copy()]
-    views += [_augmented(image, np.random.default_rng([seed, v]), config) for v in range(1, n_views)]
+    if n_views > 1:
+        padded = _reflect_padded(image)  # the same for every view: padded once (a third of a view's time)
+        views += [
+            _augmented(padded, image.shape[:2], np.random.default_rng([seed, v]), config)
+            for v in range(1, n_views)
+        ]
     return np.stack(views)
 
 
-def _augmented(image: np.ndarray, rng: np.random.Generator, config: Config) -> np.ndarray:
+def _margins(height: int, width: int) -> tuple[int, int]:
+    return math.ceil(_MARGIN * height), math.ceil(_MARGIN * width)
+
+
+def _reflect_padded(image: np.ndarray) -> Image.Image:
+    """The image with a reflected margin of ``_MARGIN`` of its size on each side."""
+    pad_y, pad_x = _margins(*image.shape[:2])
+    return Image.fromarray(np.pad(image, ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="reflect"))
+
+
+def _augmented(
+    padded: Image.Image, size: tuple[int, int], rng: np.random.Generator, config: Config
+) -> np.ndarray:
     flip = rng.random() < 0.5
     shift_x, shift_y = rng.uniform(-config.aug_translate, config.aug_translate, size=2)
     zoom = rng.uniform(1 - config.aug_zoom, 1 + config.aug_zoom)
@@ -61,7 +78,7 @@ def _augmented(image: np.ndarray, rng: np.random.Generator, config: Config) -> n
         1 + rng.uniform(-strength, strength)
         for strength in (config.aug_brightness, config.aug_contrast, config.aug_saturation)
     )
-    moved = _flip_shift_zoom(image, flip, shift_x, shift_y, zoom)
+    moved = _flip_shift_zoom(padded, size, flip, shift_x, shift_y, zoom)
     moved = ImageEnhance.Brightness(moved).enhance(brightness)
     moved = ImageEnhance.Contrast(moved).enhance(contrast)
     moved = ImageEnhance.Color(moved).enhance(saturation)
@@ -69,12 +86,12 @@ def _augmented(image: np.ndarray, rng: np.random.Generator, config: Config) -> n
 
 
 def _flip_shift_zoom(
-    image: np.ndarray, flip: bool, shift_x: float, shift_y: float, zoom: float
+    padded: Image.Image, size: tuple[int, int], flip: bool, shift_x: float, shift_y: float, zoom: float
 ) -> Image.Image:
-    """One affine resampling: mirror, zoom about the centre, shift by a fraction of the size."""
-    height, width = image.shape[:2]
-    pad_y, pad_x = math.ceil(_MARGIN * height), math.ceil(_MARGIN * width)
-    padded = Image.fromarray(np.pad(image, ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="reflect"))
+    """One affine resampling of the padded (height, width) = ``size`` image: mirror, zoom about the centre,
+    shift by a fraction of the size."""
+    height, width = size
+    pad_y, pad_x = _margins(height, width)
     # Output pixel (x, y) samples the padded input at (a x + c, e y + f): the inverse map.
     scale = 1.0 / zoom
     direction = -1.0 if flip else 1.0
