@@ -39,7 +39,9 @@ from tqdm import tqdm
 
 from instapop.batch.profiles import BatchProfile
 from instapop.config import PAPER, Config
+from instapop.embed.augment import AUGMENT_VERSION
 from instapop.embed.cache import cache_key, default_cache_dir, write_atomically
+from instapop.embed.extract import PREPROCESS_VERSION
 from instapop.errors import InstapopError
 from instapop.runtime import available_cores
 
@@ -244,7 +246,8 @@ def profile_shards(name: str, media: pd.DataFrame, config: Config) -> list[Shard
     """
     columns = [c for c in _SHARD_COLUMNS if c in media.columns]
     rows = [{c: str(row[c]) for c in columns} for row in media.to_dict(orient="records")]
-    settings = json.dumps(config.to_dict(), sort_keys=True)
+    # Settings and code versions of what an entry holds: a marker of older pixels vouches for nothing.
+    settings = json.dumps(config.to_dict(), sort_keys=True) + f"|{PREPROCESS_VERSION}|{AUGMENT_VERSION}"
     size = max(1, config.batch_shard_items)
     shards = []
     for start in range(0, len(rows), size):
