@@ -83,7 +83,8 @@ table { border-collapse: collapse; font-size: .85em; }
 th, td { border: 1px solid #ddd; padding: .3em .5em; text-align: left; vertical-align: middle; }
 th { background: #f4f4f4; cursor: pointer; user-select: none; position: sticky; top: 0; }
 th[data-order="asc"]::after { content: " \\25B2"; } th[data-order="desc"]::after { content: " \\25BC"; }
-td.failed { color: #a00; } td img { width: 64px; height: 64px; margin-right: 2px; }
+td.failed { color: #a00; max-width: 24em; } td.thumbs { white-space: nowrap; }
+td img { width: 64px; height: 64px; margin-right: 2px; vertical-align: middle; }
 """
 
 
@@ -177,7 +178,7 @@ def _cell(column: str, value: Any, thumbs: list[bytes]) -> str:
         sources = (f"data:image/jpeg;base64,{base64.b64encode(t).decode()}" for t in thumbs)
         images = "".join(f'<img alt="popular region thumbnail" src="{src}">' for src in sources)
         count = "" if pd.isna(value) else int(value)
-        return f'<td data-value="{count}">{images or count}</td>'
+        return f'<td class="thumbs" data-value="{count}">{images or count}</td>'
     if column == "status" and str(value).startswith("failed"):
         return f'<td class="failed">{esc(value)}</td>'
     if isinstance(value, float):
