@@ -278,8 +278,11 @@ def batch(
     except (InstapopError, ValueError) as err:
         _fail(err)
     stats, n_ok = result.stats, len(result.profiles) - len(result.failed)
+    reused = sum(p.status == "reused" for p in result.profiles)
     typer.echo(
-        f"done in {stats['seconds']:.1f}s: {n_ok} of {len(result.profiles)} profiles studied; "
+        f"done in {stats['seconds']:.1f}s: {n_ok} of {len(result.profiles)} profiles done"
+        + (f" ({reused} unchanged since an earlier batch)" if reused else "")
+        + "; "
         f"{stats['media_items']} media items, {stats['entries_computed']} embeddings computed, "
         f"{stats['entries_reused']} reused; {stats['shards_already_done']} of {stats['shards']} shards "
         "were already done"
