@@ -196,6 +196,27 @@ def test_rerun_reuses_every_entry_and_more_views_compute_only_the_new_ones(media
     assert np.array_equal(more.image_views[:, :2], features.image_views)
 
 
+def test_vectors_do_not_depend_on_batch_size_or_worker_count(
+    media_folder, extracted, tmp_path, feature_cache
+):
+    # A batch on Ray spreads a profile's media over shards and workers of any size: the same
+    # file must give the same vector, bit for bit, however it was grouped.
+    features, _ = extracted
+    table = media_folder[0]
+    good = table[table["media_id"].isin(features.image_ids + features.video_ids)]
+    runs = {}
+    for batch, threads in ((1, 1), (8, 2)):
+        cache = tmp_path / f"cache-{batch}-{threads}"
+        _share_exported_graph(feature_cache, cache)
+        config = dataclasses.replace(CONFIG, batch_size_embed=batch, embed_threads=threads)
+        runs[batch, threads] = embed_media(good.iloc[::-1], cache, config, progress=False)
+    one, other = runs.values()
+    assert one.stats["entries_computed"] == other.stats["entries_computed"] == 4 * 2 + 2 + 1
+    for name in ("image_views", "video_frames", "video_thumbs"):
+        assert np.array_equal(getattr(one, name), getattr(other, name)), name
+    assert np.array_equal(one.image_views[::-1], features.image_views)  # and of the order of the media
+
+
 def test_feature_set_round_trips_through_safetensors_and_json(extracted, tmp_path):
     features, _ = extracted
     features.save(tmp_path / "features")

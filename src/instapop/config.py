@@ -48,6 +48,9 @@ class Config:
     onnx_offset: float = 127.0  # its input scaling (pixel - offset) / scale (Keras EfficientNet: 0 and 1)
     onnx_scale: float = 128.0
     onnx_layout: str = "nchw"  # and its input layout: "nchw" (PyTorch exports) or "nhwc" (Keras / tf2onnx)
+    # --- many profiles on Ray (issue 12) ---
+    batch_shard_items: int = 64  # media items per embedding task: a kill loses at most one per worker
+    batch_worker_cpus: int = 1  # CPUs (threads) of each embedding actor and each per-profile study task
 
     # --- near-duplicates (paper §4.1) ---
     dup_threshold: float | None = None  # None: found from the NN-distance histogram; set: the bound on

@@ -15,6 +15,7 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import sys
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,31 @@ _TRIM_THRESHOLD_BYTES = 1 << 30  # keep up to 1 GiB of freed heap instead of ret
 
 
 def available_cores() -> int:
-    """Number of CPU cores this process may run on (its affinity mask, not the machine's total)."""
+    """Number of CPU cores this process may use.
+
+    Inside a Ray task or actor: the CPUs Ray allotted to it (several tasks share
+    the node, and each using every core would oversubscribe it). Elsewhere: the
+    process's affinity mask, not the machine's total.
+    """
+    allotted = ray_allotted_cpus()
+    if allotted is not None:
+        return allotted
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def ray_allotted_cpus() -> int | None:
+    """CPUs Ray assigned to the running task or actor; None outside a Ray worker (or with no CPU assigned)."""
+    ray = sys.modules.get("ray")  # never import Ray just to ask: outside a worker it is not loaded
+    if ray is None or not ray.is_initialized():
+        return None
+    context = ray.get_runtime_context()
+    if context.worker.mode != ray.WORKER_MODE:  # the driver: its own affinity applies
+        return None
+    cpus = context.get_assigned_resources().get("CPU", 0.0)
+    return max(1, int(cpus)) if cpus > 0 else None
 
 
 def resolve_threads(requested: int) -> int:

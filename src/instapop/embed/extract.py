@@ -30,7 +30,7 @@ from safetensors.numpy import load_file, save
 from tqdm import tqdm
 
 from instapop.config import Config
-from instapop.embed.augment import augment_views
+from instapop.embed.augment import AUGMENT_VERSION, augment_views
 from instapop.embed.backbone import Encoder, load_encoder
 from instapop.embed.cache import FeatureCache, cache_key, file_digest, write_atomically
 from instapop.errors import InstapopError
@@ -165,7 +165,7 @@ class _Preparer:
         self.backbone = f"{encoder.name}/{encoder.engine}"
         self.image_prep = f"image-v{PREPROCESS_VERSION}-{size}-{crop}"
         self.aug_prep = (
-            f"aug-seed{config.seed}-t{config.aug_translate:g}-z{config.aug_zoom:g}-b{config.aug_brightness:g}"
+            f"aug-v{AUGMENT_VERSION}-seed{config.seed}-t{config.aug_translate:g}-z{config.aug_zoom:g}-b{config.aug_brightness:g}"
             f"-c{config.aug_contrast:g}-s{config.aug_saturation:g}"
         )
         self.video_prep = (
