@@ -562,3 +562,4 @@ def test_content_box_cuts_a_border_and_a_phone_frame_off() -> None:
     gray[5:9, 5:40] = 0  # the status bar's text
     gray[100:104, 5:70] = 0  # a caption line
     assert content_box(gray) == (0, 30, 80, 90)
+

@@ -247,7 +247,8 @@ def _fit_affine(pa: np.ndarray, pb: np.ndarray, ransac_px: float) -> tuple[np.nd
     affine, mask = cv2.estimateAffine2D(
         pa, pb, method=cv2.RANSAC, ransacReprojThreshold=ransac_px, maxIters=2000, confidence=0.995
     )
-    if affine is None or not np.isfinite(affine).all():  # degenerate samples can give an infinite map
+    # Degenerate samples (points on a line) can give an infinite map or one that flattens the picture.
+    if affine is None or not np.isfinite(affine).all() or abs(np.linalg.det(affine[:, :2])) < 1e-6:
         return None, np.zeros(len(pa), bool)
     return affine, mask.ravel().astype(bool)
 
