@@ -1,4 +1,4 @@
-"""Near-duplicate removal: exact search, the automatic threshold, every conflict rule, the run files."""
+"""Near-duplicate removal: exact search, candidates, verification by the pictures, conflicts, run files."""
 
 from __future__ import annotations
 
@@ -32,9 +32,14 @@ from instapop.dedup import (
     removed_ids,
     resolve_conflicts,
 )
-from instapop.embed.extract import FeatureSet
+from instapop.dedup.verify import content_box, verify_pairs
+from instapop.embed.backbone import load_encoder
+from instapop.embed.extract import FeatureSet, embed_images
 from instapop.errors import BadInputError, InstapopError
 from instapop.ingest import load_media
+from instapop.media import load_image
+from instapop.synthetic import generate_dedup_cases
+from support import TEST_CONFIG
 
 # --------------------------------------------------------------------------- exact search
 
@@ -409,10 +414,13 @@ def test_run_files_are_written_and_read_back(synthetic_run: dict, tmp_path: Path
 
 
 def test_contact_sheet_caps_the_pairs(synthetic_run: dict, tmp_path: Path) -> None:
-    result = dataclasses.replace(synthetic_run["result"], max_sheet_pairs=1)
-    result.write(tmp_path)
-    with Image.open(tmp_path / "dedup_pairs.png") as sheet:
-        assert sheet.height < 2 * 160
+    synthetic_run["result"].write(tmp_path / "all")
+    dataclasses.replace(synthetic_run["result"], max_sheet_pairs=1).write(tmp_path / "capped")
+    with (
+        Image.open(tmp_path / "all" / "dedup_pairs.png") as full,
+        Image.open(tmp_path / "capped" / "dedup_pairs.png") as capped,
+    ):
+        assert capped.height < full.height
 
 
 def test_cli_writes_the_dedup_files(synthetic_run: dict, tmp_path: Path) -> None:
@@ -423,7 +431,7 @@ def test_cli_writes_the_dedup_files(synthetic_run: dict, tmp_path: Path) -> None
         app, ["dedup", str(run_dir), "--dup-threshold", "6.5", "--exclude", str(listing)]
     )
     assert result.exit_code == 0, result.output
-    assert "threshold 6.500: set by the user" in result.output and "not_a_media_item" in result.output
+    assert "candidate bound 6.500: set by the user" in result.output and "not_a_media_item" in result.output
     assert {p.name for p in run_dir.iterdir()} >= {
         "dedup.csv",
         "dedup.json",
@@ -435,3 +443,122 @@ def test_cli_writes_the_dedup_files(synthetic_run: dict, tmp_path: Path) -> None
 def test_cli_names_a_missing_run_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["dedup", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "nowhere" in result.output
+
+
+# --------------------------------------------------------------------------- verification by the pictures
+
+
+def run_files_of(result: DedupResult, folder: Path) -> tuple[pd.DataFrame, dict]:
+    result.write(folder)
+    return load_dedup(folder), json.loads((folder / "dedup.json").read_text())
+
+
+def test_run_files_keep_every_candidate_with_its_evidence(synthetic_run: dict, tmp_path: Path) -> None:
+    result = synthetic_run["result"]
+    table, summary = run_files_of(result, tmp_path)
+    candidates = pd.DataFrame(summary["candidates"])
+    assert summary["verified_by_pictures"] and summary["n_candidates"] == len(candidates) > len(result.pairs)
+    assert set(candidates.columns) >= {"a", "b", "distance", "source", "same", "why", "inliers", "agreement"}
+    assert (~candidates["same"]).any() and (
+        candidates.loc[candidates["same"], "why"] == "same photograph"
+    ).all()
+    removed = table[table["partner"] != ""]
+    assert len(removed) and (removed["inliers"] >= Config().verify_min_inliers).all()
+    assert (removed["agreement"] >= Config().verify_min_agreement).all()
+
+
+def test_without_verification_the_papers_rule_decides(synthetic_run: dict) -> None:
+    result = deduplicate(synthetic_run["media"], synthetic_run["features"], Config(dup_verify=False))
+    assert result.threshold.value == pytest.approx(auto_threshold(result.nn_distances).value)
+    assert result.candidates["same"].all() and not result.verified
+    assert found_pairs(result) == pair_set(synthetic_run["truth"]["duplicate_pairs"])
+
+
+def test_a_user_threshold_bounds_the_candidates_and_verification_still_decides(synthetic_run: dict) -> None:
+    wide = float(np.median(synthetic_run["result"].nn_distances))  # half the items have a pair this close
+    result = deduplicate(synthetic_run["media"], synthetic_run["features"], Config(dup_threshold=wide))
+    assert result.threshold == ThresholdChoice(wide, f"set by the user: {wide:g}")
+    from_embedding = result.candidates[result.candidates["source"] == "embedding"]
+    assert len(result.candidates) > len(result.pairs) and (from_embedding["distance"] <= wide).all()
+    assert found_pairs(result) <= pair_set(synthetic_run["truth"]["duplicate_pairs"])
+
+
+@pytest.fixture(scope="module")
+def hard_cases(tmp_path_factory, feature_cache: Path) -> dict:
+    """The generator's hard cases with their real Lite0 embeddings, deduplicated as one profile."""
+    cases = generate_dedup_cases(tmp_path_factory.mktemp("hard-cases"), per_kind=4, singletons=60)
+    truth = json.loads(cases.truth.read_text())
+    ids = sorted(truth["pictures"])
+    paths = [truth["pictures"][m] for m in ids]
+    encoder = load_encoder(TEST_CONFIG, feature_cache)
+    vectors = embed_images(encoder, np.stack([load_image(p) for p in paths]))
+    media = pd.DataFrame(
+        {
+            "media_id": ids,
+            "timestamp": [f"2020-01-{1 + i // 24:02d}T{i % 24:02d}:00:00Z" for i in range(len(ids))],
+            "media_type": "image",
+            "path": paths,
+            "thumbnail": "",
+            "is_carousel": False,
+            "child_index": 0,
+        }
+    )
+    dim = vectors.shape[1]
+    features = FeatureSet(
+        backbone="lite0",
+        image_ids=ids,
+        image_views=vectors[:, None, :],
+        video_ids=[],
+        video_frames=np.zeros((0, 1, dim), np.float32),
+        video_thumbs=np.zeros((0, dim), np.float32),
+        video_info=pd.DataFrame(columns=["media_id", "duration", "fps"]),
+        failed=pd.DataFrame(columns=["media_id", "path", "reason"]),
+    )
+    return {"truth": truth, "result": deduplicate(media, features, Config())}
+
+
+def test_hard_cases_meet_the_precision_and_recall_targets(hard_cases: dict) -> None:
+    pairs = hard_cases["truth"]["pairs"]
+    same = {frozenset((p["a"], p["b"])) for p in pairs if p["same"]}
+    different = {frozenset((p["a"], p["b"])): p["kind"] for p in pairs if not p["same"]}
+    assert len(same) >= 28 and set(different.values()) == {"reshoot", "text_card", "panorama", "mirror"}
+    result = hard_cases["result"]
+    found = found_pairs(result)
+    candidates = pair_set(zip(result.candidates["a"], result.candidates["b"], strict=True))
+    assert len(candidates & same) >= 0.95 * len(same)  # the candidate stage loses (almost) nothing
+    assert len(found & same) >= 0.95 * len(same)  # recall
+    assert len(found & same) >= 0.98 * len(found)  # precision
+    assert not found & different.keys()
+
+
+def test_each_hard_negative_is_rejected_for_its_own_reason(hard_cases: dict) -> None:
+    # Verified directly, candidates or not: panorama halves of this generator are far apart in the embedding.
+    truth = hard_cases["truth"]
+    negatives = [p for p in truth["pairs"] if not p["same"]]
+    verdicts = verify_pairs([(p["a"], p["b"]) for p in negatives], truth["pictures"], progress=False)
+    why: dict[str, set[str]] = {}
+    for pair, verdict in zip(negatives, verdicts, strict=True):
+        assert not verdict.same, (pair, verdict)
+        why.setdefault(pair["kind"], set()).add(verdict.why)
+    assert why["mirror"] == {"the map needs a reflection (a mirror image)"}
+    assert all(w.startswith(("too few", "only")) for w in why["panorama"])  # nothing or a strip in common
+    moved_or_differ = ("a part moved", "pixels differ", "only")
+    assert all(w.startswith(moved_or_differ) for w in why["reshoot"] | why["text_card"])
+
+
+def test_a_framed_picture_is_found_although_its_embedding_is_far(hard_cases: dict) -> None:
+    result = hard_cases["result"]
+    framed = result.candidates[result.candidates["source"] == "frame"]
+    screenshots = {p for p in pair_set(zip(framed["a"], framed["b"], strict=True)) if "screenshot_0_1" in p}
+    assert screenshots == {frozenset(("screenshot_0_0", "screenshot_0_1"))}
+    assert screenshots <= found_pairs(result)
+    median = float(np.median(result.nn_distances))
+    assert framed.set_index(["a", "b"]).loc[("screenshot_0_0", "screenshot_0_1"), "distance"] > median
+
+
+def test_content_box_cuts_a_border_and_a_phone_frame_off() -> None:
+    gray = np.full((120, 80), 250, np.uint8)
+    gray[30:90, :] = np.random.default_rng(0).integers(0, 200, (60, 80))  # the picture, at full width
+    gray[5:9, 5:40] = 0  # the status bar's text
+    gray[100:104, 5:70] = 0  # a caption line
+    assert content_box(gray) == (0, 30, 80, 90)

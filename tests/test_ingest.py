@@ -236,6 +236,23 @@ def test_profile_json_gives_a_follower_point_and_iterator_files_are_skipped(tmp_
     assert (result.media["followers"] == 5000.0).all()
 
 
+def test_labels_for_another_n_or_window_come_from_the_records_read_once(tmp_path, followers_csv):
+    from instapop.ingest import ingest_records
+    from instapop.sources import read_source
+
+    write_profile(tmp_path / "p", n_posts=24)
+    source = read_source(tmp_path / "p", SMALL.max_json_bytes)
+    for path in (tmp_path / "p").iterdir():  # no post is read again (the profile JSON is a follower file)
+        if path not in source.follower_files:
+            path.unlink()
+
+    other = Config(n_classes=(4,), window_days=40.0, min_window_posts=5)
+    relabelled = ingest_records(source, [followers_csv], other)
+
+    assert set(relabelled.media["class_4"]) <= set(range(4)) and "class_2" not in relabelled.media
+    assert len(relabelled.posts) == 24
+
+
 def test_followers_date_overrides_the_profile_json_mtime(tmp_path):
     write_profile(tmp_path, n_posts=4)
 
@@ -459,6 +476,11 @@ def test_a_generated_profile_is_read_completely_and_exactly(make_profile):
     for media_id, item in truth["media"].items():
         assert media.loc[media_id, "media_type"] == item["media_type"]
         assert media.loc[media_id, "path"] == str((profile.profile_dir / item["path"]).resolve())
+        thumbnail = str((profile.profile_dir / item["thumbnail"]).resolve()) if item["thumbnail"] else ""
+        assert media.loc[media_id, "thumbnail"] == thumbnail
+    summary = result.summary()
+    assert [Path(p).name for p in summary["orphan_media"]] == truth["orphan_media"]
+    assert summary["side_files"]["comments"] == len(truth["side_files"])
     by_id = {p["post_id"]: p for p in truth["posts"].values()}
     right = ~posts.index.map(lambda post_id: by_id[post_id]["in_wrong_stretch"]).to_numpy(bool)
     ratio = posts["por"] / posts.index.map(lambda post_id: by_id[post_id]["por"])

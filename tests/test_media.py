@@ -6,6 +6,8 @@ The file builders at the top are also used by tests/test_embed.py.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import av
@@ -126,21 +128,87 @@ def truncate(path: Path, fraction: float = 0.5) -> Path:
     return path
 
 
+def write_noise(path: Path, image_format: str) -> Path:
+    """A noisy 200 x 200 image in ``image_format`` (JPEG, PNG, WEBP, HEIF)."""
+    noise = np.random.default_rng(3).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path, format=image_format)
+    return path
+
+
+def corrupt(path: Path, keep: int = 16) -> Path:
+    """Keep the first ``keep`` bytes (the format's signature), replace the rest with random bytes."""
+    data = path.read_bytes()
+    path.write_bytes(data[:keep] + np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    return path
+
+
+def write_png_header(path: Path, width: int = 100_000, height: int = 100_000) -> Path:
+    """A 60-byte PNG that declares width x height pixels (huge dimensions, no data behind them)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunks)
+    return path
+
+
+def empty(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path
+
+
 def bad_media(folder: Path) -> dict[str, tuple[Path, str]]:
-    """Every kind of bad file the issue lists: name -> (path, words the refusal must contain)."""
+    """Every kind of bad media file the issues list: name -> (path, words the refusal must contain)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("zero.jpg", "zero.mp4"):
-        (folder / name).write_bytes(b"")
+    broken, unknown = "truncated or corrupt", "not an image format"
+    video_as_jpeg = "video (MP4/MOV) under an image name"
+    wrong_name = write_video(folder / "clip.mp4", seconds=0.5).rename(folder / "clip.jpg")
     return {
         "truncated jpeg": (write_truncated_jpeg(folder / "truncated.jpg"), "truncated"),
-        "zero-byte jpeg": (folder / "zero.jpg", "empty file"),
-        "zero-byte mp4": (folder / "zero.mp4", "empty file"),
+        "corrupt jpeg": (corrupt(write_noise(folder / "corrupt.jpg", "JPEG"), keep=4), broken),
+        "zero-byte jpeg": (empty(folder / "zero.jpg"), "empty file"),
+        "truncated png": (truncate(write_noise(folder / "truncated.png", "PNG")), "truncated"),
+        "corrupt png": (corrupt(write_noise(folder / "corrupt.png", "PNG"), keep=8), unknown),
+        "truncated webp": (truncate(write_noise(folder / "truncated.webp", "WEBP")), broken),
+        "zero-byte heic": (empty(folder / "zero.heic"), "empty file"),
+        "truncated heic": (truncate(write_noise(folder / "truncated.heic", "HEIF")), broken),
+        "corrupt heic": (corrupt(write_noise(folder / "corrupt.heic", "HEIF"), keep=12), unknown),
         "png bomb": (write_png_bomb(folder / "bomb.png"), "decompression bomb"),
+        "huge dimensions": (write_png_header(folder / "huge.png"), "decompression bomb"),
+        "video named .jpg": (wrong_name, video_as_jpeg),
+        "zero-byte mp4": (empty(folder / "zero.mp4"), "empty file"),
+        "corrupt mp4": (corrupt(write_video(folder / "bad.mp4", seconds=2), 32), "cannot open as a video"),
         "mp4 without video": (write_audio_only_mp4(folder / "audio_only.mp4"), "no video stream"),
         "truncated mp4": (truncate(write_video(folder / "cut.mp4", seconds=4)), "truncated"),
         "0-second video": (write_zero_second_video(folder / "zero_seconds.mp4"), "0.00 s long"),
         "4K 60 fps": (write_video(folder / "uhd.mp4", 4096, 2160, fps=60, seconds=0.05), "4096x2160"),
     }
+
+
+BAD_VIDEO_KINDS = [
+    "zero-byte mp4",
+    "corrupt mp4",
+    "mp4 without video",
+    "truncated mp4",
+    "0-second video",
+    "4K 60 fps",
+]
+BAD_IMAGE_KINDS = [
+    "truncated jpeg",
+    "corrupt jpeg",
+    "zero-byte jpeg",
+    "truncated png",
+    "corrupt png",
+    "truncated webp",
+    "zero-byte heic",
+    "truncated heic",
+    "corrupt heic",
+    "png bomb",
+    "huge dimensions",
+    "video named .jpg",
+]
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +269,14 @@ def _palette_with_transparency() -> Image.Image:
     return image
 
 
+def test_heic_photos_are_read(tmp_path):
+    path = tmp_path / "iphone.heic"
+    split_image(200, 120).save(path, format="HEIF", quality=90)  # pillow-heif's writer
+    pixels = load_image(path, size=32).astype(int)
+    left, right = pixels[:, :12].mean(axis=(0, 1)), pixels[:, -12:].mean(axis=(0, 1))
+    assert left[0] > 200 and left[2] < 60 and right[2] > 200 and right[0] < 60
+
+
 def test_center_crop_drops_the_sides(tmp_path):
     pixels = np.zeros((100, 300, 3), np.uint8)
     pixels[:, :100] = RED  # only in the left third
@@ -210,7 +286,11 @@ def test_center_crop_drops_the_sides(tmp_path):
     assert load_image(path, size=32, center_crop=True)[..., 0].max() < 10  # cropped away
 
 
-@pytest.mark.parametrize("kind", ["truncated jpeg", "zero-byte jpeg", "png bomb"])
+def test_the_kind_lists_cover_every_bad_file(bad_files):
+    assert sorted(BAD_IMAGE_KINDS + BAD_VIDEO_KINDS) == sorted(bad_files)
+
+
+@pytest.mark.parametrize("kind", BAD_IMAGE_KINDS)
 def test_bad_images_are_refused_naming_file_and_reason(bad_files, kind):
     path, words = bad_files[kind]
     with pytest.raises(MediaError) as caught:
@@ -274,9 +354,7 @@ def test_rotation_metadata_is_applied(tmp_path):
     assert top[0] > 200 and top[2] < 60 and bottom[2] > 200 and bottom[0] < 60
 
 
-@pytest.mark.parametrize(
-    "kind", ["zero-byte mp4", "mp4 without video", "truncated mp4", "0-second video", "4K 60 fps"]
-)
+@pytest.mark.parametrize("kind", BAD_VIDEO_KINDS)
 def test_bad_videos_are_refused_naming_file_and_reason(bad_files, kind):
     path, words = bad_files[kind]
     with pytest.raises(MediaError) as caught:

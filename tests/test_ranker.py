@@ -175,7 +175,7 @@ def test_the_ranker_finds_the_weekend_effect_planted_by_synth(tmp_path) -> None:
 
     config = dataclasses.replace(PAPER, synth_weekend_factor=2.0)
     profile = generate_profile(
-        tmp_path / "data", n_posts=160, seed=2, signal=False, config=config, progress=False
+        tmp_path / "data", n_posts=90, seed=2, signal=False, config=config, progress=False
     )
     ingest_stage(tmp_path / "run", profile.profile_dir, [profile.followers_csv], config)
     media = load_media(tmp_path / "run")

@@ -114,7 +114,9 @@ def test_videos_decode_with_a_duration_of_3_to_30_seconds_and_have_thumbnails(pr
         assert 3.0 <= entry["duration_s"] <= 30.0
         with Image.open(profile.profile_dir / entry["thumbnail"]) as thumb:
             assert thumb.width == 1080 and thumb.size == (entry["width"], entry["height"])
-        assert entry["thumbnail"] == f"{media_id}.jpg"
+        numbered = media_id == f"{entry['post']}_1" and not entry["is_carousel"]  # 4.13: _1.mp4 + _2.jpg
+        assert entry["thumbnail"] == (f"{entry['post']}_2.jpg" if numbered else f"{media_id}.jpg")
+    assert any(e["thumbnail"].endswith("_2.jpg") and not e["is_carousel"] for e in videos.values())
 
 
 def object_colour_share(picture: Image.Image, box: list[int], label: str) -> float:
@@ -127,7 +129,8 @@ def object_colour_share(picture: Image.Image, box: list[int], label: str) -> flo
 
 
 def test_ground_truth_boxes_hold_the_drawn_object_and_every_file_is_accounted_for(profile, truth):
-    expected = {"id"}
+    expected = {"id", *truth["side_files"], *truth["orphan_media"]}
+    assert truth["side_files"] and len(truth["orphan_media"]) == 2
     for media_id, entry in truth["media"].items():
         shown = profile.profile_dir / (entry["thumbnail"] or entry["path"])
         expected |= {entry["path"], entry["thumbnail"]} - {None}
@@ -315,4 +318,4 @@ def test_synth_command_writes_a_profile_and_a_rerun_replaces_it(tmp_path):
     truth = load_ground_truth(tmp_path / "demo" / "ground_truth.json")
     assert len(truth["posts"]) == 6 and truth["params"]["signal"] is True
     jsons = [p for p in (tmp_path / "demo" / "profile").iterdir() if p.name.endswith((".json", ".json.xz"))]
-    assert len(jsons) == 6 + 2  # posts, the Profile and the resume file
+    assert len(jsons) == 6 + 2 + len(truth["side_files"])  # posts, Profile, resume file, --comments files

@@ -26,7 +26,40 @@ app = typer.Typer(
 )
 
 ProfileArg = Annotated[
-    Path, typer.Argument(help="Instaloader profile folder, or a folder with manifest.csv.")
+    Path,
+    typer.Argument(
+        help="Instaloader profile folder, a folder with manifest.csv, a Meta Business Suite posts "
+        "export (CSV), or a folder of Graph API media pages (JSON)."
+    ),
+]
+MediaOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--media",
+        help="An export's media folder: files named by shortcode or Post ID (<key>.jpg, carousels "
+        "<key>_1.jpg, <key>_2.mp4). Default: media/ beside the export, else its folder.",
+    ),
+]
+MediaMapOpt = Annotated[
+    Path | None,
+    typer.Option("--media-map", help="CSV post_id,file[,position] naming each post's files (beats names)."),
+]
+TimezoneOpt = Annotated[
+    str, typer.Option(help="Time zone of an export's Publish time (IANA name, e.g. Europe/Rome).")
+]
+DateOrderOpt = Annotated[
+    str,
+    typer.Option(
+        help="An export's date order: 'auto' (English month first, other languages day first), 'mdy', 'dmy'."
+    ),
+]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="What popularity means: 'por' ((likes+comments)/followers, needs --followers), 'reach-rate' "
+        "((likes+comments+shares+saves)/reach) or 'reach'. Default: reach-rate when every post has reach, "
+        "else por."
+    ),
 ]
 FollowersOpt = Annotated[
     list[Path] | None,
@@ -44,6 +77,12 @@ CacheOpt = Annotated[
 ]
 
 
+def _export_options(media: Path | None, media_map: Path | None, timezone: str, date_order: str):
+    from instapop.sources import ExportOptions
+
+    return ExportOptions(media_dir=media, media_map=media_map, timezone=timezone, date_order=date_order)
+
+
 def _fail(err: Exception) -> None:
     typer.echo(f"error: {err}", err=True)
     raise typer.Exit(code=2)
@@ -56,13 +95,23 @@ def synth(
     seed: SeedOpt = 0,
     no_signal: Annotated[bool, typer.Option("--no-signal", help="Popularity independent of pixels.")] = False,
     video_size: Annotated[str, typer.Option(help="'small' (fast) or '720p' (realistic).")] = "small",
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="'instaloader' (a profile folder) or 'business-suite' (export.csv with planted reach "
+            "+ media/ named by shortcode).",
+        ),
+    ] = "instaloader",
     weekend_factor: Annotated[
         float, typer.Option(help="PoR x this for posts on Saturdays and Sundays (UTC): a weekday effect.")
     ] = Config.synth_weekend_factor,
 ) -> None:
-    """Generate a synthetic Instaloader profile with a planted visual signal.
+    """Generate a synthetic profile (Instaloader folder or Business Suite export) with a planted signal.
 
     Example: instapop synth demo-profile --posts 300 --seed 1 --weekend-factor 1.5
+
+    Example: instapop synth demo-export --format business-suite
     """
     from instapop.synthetic import generate_profile
 
@@ -73,11 +122,12 @@ def synth(
             seed=seed,
             signal=not no_signal,
             video_size=video_size,
+            format=format,
             config=Config(synth_weekend_factor=weekend_factor),
         )
     except InstapopError as err:
         _fail(err)
-    typer.echo(f"profile: {profile.profile_dir}")
+    typer.echo(f"{'export' if format == 'business-suite' else 'profile'}: {profile.profile_dir}")
     typer.echo(f"followers: {profile.followers_csv}")
     typer.echo(f"ground truth: {profile.ground_truth}")
 
@@ -100,10 +150,17 @@ def ingest(
         Config.min_window_posts
     ),
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    media: MediaOpt = None,
+    media_map: MediaMapOpt = None,
+    timezone: TimezoneOpt = "UTC",
+    date_order: DateOrderOpt = "auto",
+    target: TargetOpt = None,
 ) -> None:
-    """Read an Instaloader download and a follower history; label every media item.
+    """Read a profile (Instaloader download, manifest, Business Suite export, Graph API pages); label it.
 
     Example: instapop ingest my_brand --followers followers.csv --out run --json
+
+    Example: instapop ingest export.csv --media brand_files --timezone Europe/Rome --out run
     """
     from instapop.ingest import ingest_profile
 
@@ -113,7 +170,8 @@ def ingest(
         min_window_posts=min_window_posts,
     )
     try:
-        result = ingest_profile(profile_dir, followers or [], config=config, followers_date=followers_date)
+        export = _export_options(media, media_map, timezone, date_order)
+        result = ingest_profile(profile_dir, followers or [], config, followers_date, export, target)
         result.write(out)
     except InstapopError as err:
         _fail(err)
@@ -207,6 +265,11 @@ def run(
         typer.Option("--config", help="Settings as JSON, as in a run folder's config.json (default: paper)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (overrides --config's).")] = None,
+    media: MediaOpt = None,
+    media_map: MediaMapOpt = None,
+    timezone: TimezoneOpt = "UTC",
+    date_order: DateOrderOpt = "auto",
+    target: TargetOpt = None,
     paper: Annotated[bool, typer.Option("--paper", help=PAPER_HELP)] = False,
 ) -> None:
     """Run the whole study: ingest, labels, embeddings, dedup, evaluate, train, explain, report.
@@ -233,6 +296,8 @@ def run(
             cache_dir=cache,
             exclude=excluded,
             announce=typer.echo,
+            export=_export_options(media, media_map, timezone, date_order),
+            target=target,
         )
     except InstapopError as err:
         _fail(err)
@@ -279,16 +344,25 @@ def dedup(
     run_dir: Annotated[Path, typer.Argument(help="Run folder holding media.csv and features/.")],
     dup_threshold: Annotated[
         float | None,
-        typer.Option(help="Distance at or below which two media are duplicates (default: automatic)."),
+        typer.Option(
+            help="Embedding distance bounding the candidate pairs, each then verified by the pictures "
+            "(with --no-verify: the duplicate threshold). Default: automatic."
+        ),
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(help="Verify candidates by the pictures; --no-verify keeps the paper's distance rule."),
+    ] = True,
     exclude: Annotated[
         Path | None, typer.Option(help="Text file of media ids or paths to leave out (one a line).")
     ] = None,
 ) -> None:
     """Find near-duplicate images and videos; decide which copy stays (nothing is deleted).
 
-    Writes dedup.csv (kept/removed, reason, partner), dedup.json, dedup_hist.png
-    and dedup_pairs.png into RUN_DIR.
+    Candidate pairs come from the embeddings (and framed pictures); each is verified by
+    the pictures themselves. Writes dedup.csv (kept/removed, reason, partner, evidence),
+    dedup.json (every candidate with its evidence), dedup_hist.png and dedup_pairs.png
+    (removed pairs and, apart, the rejected near candidates) into RUN_DIR.
 
     Example: instapop dedup run --exclude logos.txt
     """
@@ -297,7 +371,7 @@ def dedup(
 
     try:
         excluded = read_exclude_file(exclude) if exclude is not None else None
-        dedup_stage(run_dir, Config(dup_threshold=dup_threshold), excluded)
+        dedup_stage(run_dir, Config(dup_threshold=dup_threshold, dup_verify=verify), excluded)
     except InstapopError as err:
         _fail(err)
     typer.echo(describe_summary(json.loads((run_dir / "dedup.json").read_text())))
@@ -393,7 +467,12 @@ def train(
 def _print_study(result) -> None:
     stages = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in result.timings.items())
     typer.echo(f"done in {sum(result.timings.values()):.1f}s ({stages})")
-    typer.echo(f"report: {result.report}")
+    not_run = [f"{stage} {e['status']}" for stage, e in result.stages.items() if e["status"] != "done"]
+    if not_run:
+        typer.echo(f"did not run: {', '.join(not_run)} (why: above and in {result.run_dir / 'stages.json'})")
+    typer.echo(f"report: {result.report or 'not built'}")
+    if result.failed:  # an unexpected error, not a profile that is too small: the exit status says so
+        raise typer.Exit(1)
 
 
 @app.command()

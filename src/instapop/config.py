@@ -50,11 +50,27 @@ class Config:
     onnx_layout: str = "nchw"  # and its input layout: "nchw" (PyTorch exports) or "nhwc" (Keras / tf2onnx)
 
     # --- near-duplicates (paper §4.1) ---
-    dup_threshold: float | None = None  # None: found from the NN-distance histogram
+    dup_threshold: float | None = None  # None: found from the NN-distance histogram; set: the bound on
+    # candidate pairs (every pair within it is verified), or with dup_verify off the duplicate threshold
+    dup_verify: bool = True  # verify candidates by the pictures (local features, geometry, pixels); False:
+    # the paper's rule: every pair within the threshold (dup_outlier_k spreads below the median) is one
     video_duration_tol_s: float = 0.5
     video_fps_tol: float = 1.0
-    dup_outlier_k: float = 3.0  # automatic threshold: this many robust spreads below the median log NN dist.
+    dup_outlier_k: float = 3.0  # automatic threshold without verification (and the framed-picture fence):
+    # this many robust spreads below the median log NN distance
     dup_sheet_max_pairs: int = 40  # removed pairs drawn in dedup_pairs.png; the rest are counted
+    dup_candidate_k: float = 0.0  # candidates: pairs within this many robust spreads below the median NN
+    # distance (0: closer than the median image is to its nearest neighbour)
+    dup_candidate_neighbours: int = 2  # and one among the other's this many nearest neighbours
+    verify_side: int = 400  # pictures decoded to about this many pixels squared for verification
+    verify_features: int = 1000  # SIFT keypoints kept per picture
+    verify_ransac_px: float = 4.0  # RANSAC: a match fits the map within this many pixels (at verify_side)
+    verify_min_inliers: int = 12  # matches that must fit one map
+    verify_max_anisotropy: float = 1.35  # the map's two scales may differ this much (a stretch edit)
+    verify_min_contained: float = 0.6  # share of one picture the map must lay inside the other
+    verify_max_second: float = 0.05  # a second map fitting this share of the first's inliers (and at
+    # least verify_min_inliers): a part of the picture moved against the rest, a re-shoot
+    verify_min_agreement: float = 0.83  # share of textured overlap tiles whose pixels must agree
 
     # --- models (paper §4.2) ---
     dropout: float = 0.2

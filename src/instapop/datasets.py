@@ -7,6 +7,7 @@ and was not removed by dedup. Every item left out for another reason than dedup 
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,8 @@ class MediaSet:
     timestamps : numpy.ndarray
         Posting time of each item, ``datetime64[ns]`` in UTC.
     por : numpy.ndarray
-        Popularity Rate of each item's post (float64).
+        Popularity Rate of each item's post (float64), or the run's chosen target value
+        (``media.csv`` column ``target``, e.g. reach-rate) the classes were computed on.
     labels : dict of int to numpy.ndarray
         For each N, the rolling-window class of each item (int64, 0 = least popular).
     percentile : numpy.ndarray
@@ -88,6 +90,8 @@ class Dataset:
         Id of the encoder the features come from.
     skipped : list of dict
         Items left out (``media_id``, ``reason``), dedup removals excepted.
+    target : str
+        What the labels rank: ``por``, ``reach-rate`` or ``reach`` (see :mod:`instapop.targets`).
     context : dict of str to numpy.ndarray
         Per media type, (n, C) context features a user knows before publishing
         (:mod:`instapop.context`), aligned with the items; empty without ``context.csv``.
@@ -102,6 +106,7 @@ class Dataset:
     video_thumbs: np.ndarray
     backbone: str
     skipped: list[dict[str, str]] = field(default_factory=list)
+    target: str = "por"
     context: dict[str, np.ndarray] = field(default_factory=dict)
     context_columns: tuple[str, ...] = ()
 
@@ -116,13 +121,20 @@ def class_columns(media: pd.DataFrame) -> list[int]:
     return sorted(int(c.removeprefix("class_")) for c in media.columns if c.removeprefix("class_").isdigit())
 
 
+def value_column(media: pd.DataFrame) -> str:
+    """The column classes were computed on: ``target`` (see :mod:`instapop.targets`), else ``por``."""
+    return "target" if "target" in media.columns else "por"
+
+
 def _usable(rows: pd.DataFrame, ns: list[int], feature_ids: set[str]) -> tuple[pd.DataFrame, list[dict]]:
-    """Rows with features, a finite PoR and every class; the others with a reason."""
+    """Rows with features, a finite target value (PoR by default) and every class; the rest with a reason."""
     reasons = pd.Series("", index=rows.index)
     classes = rows[[f"class_{n}" for n in ns]].astype(float)
     missing_class = (classes.isna() | (classes < 0)).any(axis=1)  # labels.UNLABELLED is -1
     reasons[missing_class] = "no popularity class (no PoR or too few posts in its window)"
-    reasons[~np.isfinite(rows["por"].astype(float))] = "no PoR (likes, comments or followers missing)"
+    reasons[~np.isfinite(rows[value_column(rows)].astype(float))] = (
+        "no PoR (likes, comments or followers missing)" if value_column(rows) == "por" else "no target value"
+    )
     reasons[~rows["media_id"].isin(feature_ids)] = "no features (not embedded; see features.json 'failed')"
     skipped = [{"media_id": m, "reason": r} for m, r in zip(rows["media_id"], reasons, strict=True) if r]
     return rows[reasons == ""], skipped
@@ -134,7 +146,7 @@ def _media_set(rows: pd.DataFrame, ns: list[int]) -> MediaSet:
         ids=rows["media_id"].astype(str).tolist(),
         groups=rows["post_id"].astype(str).to_numpy(),
         timestamps=timestamps,
-        por=rows["por"].astype(float).to_numpy(),
+        por=rows[value_column(rows)].astype(float).to_numpy(),
         labels={n: rows[f"class_{n}"].astype(np.int64).to_numpy() for n in ns},
         percentile=rows["percentile"].astype(float).to_numpy() if "percentile" in rows else None,
     )
@@ -235,7 +247,11 @@ def load_run_dataset(run_dir: Path) -> Dataset:
     else:
         log.warning("%s: no dedup.csv, near-duplicates are not removed (run `instapop dedup`)", run_dir)
     features = FeatureSet.load(run_dir / "features")
-    return build_dataset(load_media(run_dir), features, removed, _load_context(run_dir))
+    dataset = build_dataset(load_media(run_dir), features, removed, _load_context(run_dir))
+    summary = run_dir / "summary.json"
+    if summary.is_file():  # the target ingest chose; a run folder from before targets has none
+        dataset.target = (json.loads(summary.read_text()).get("target") or {}).get("name", "por")
+    return dataset
 
 
 def _load_context(run_dir: Path) -> pd.DataFrame | None:

@@ -16,91 +16,30 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
-import lzma
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from instapop.config import PAPER
 from instapop.errors import BadInputError, InstapopError
+from instapop.sources import OversizedFileError, load_instaloader_json, profile_follower_count
+
+__all__ = [  # the JSON readers moved to instapop.sources; still importable from here
+    "FollowerHistory",
+    "OversizedFileError",
+    "load_instaloader_json",
+    "profile_follower_count",
+    "read_followers",
+]
 
 log = logging.getLogger(__name__)
 
 _EPOCH = pd.Timestamp(0, tz="UTC")
 _DAY = pd.Timedelta(days=1)
-_XZ_CHUNK = 64 * 1024
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-
-
-# --------------------------------------------------------------------------- Instaloader JSON
-
-
-def load_instaloader_json(path: Path, max_bytes: int = PAPER.max_json_bytes) -> dict[str, Any]:
-    """Read an Instaloader ``.json`` or ``.json.xz`` file, refusing anything past ``max_bytes``.
-
-    Parameters
-    ----------
-    path : the metadata file.
-    max_bytes : largest decompressed size accepted; a ``.json.xz`` is decompressed
-        as a stream and abandoned as soon as it passes the bound (an xz bomb
-        never reaches memory whole).
-
-    Returns
-    -------
-    The decoded JSON object.
-
-    Raises
-    ------
-    BadInputError
-        When the file is too large, truncated, not valid JSON or not an object.
-    """
-    path = Path(path)
-    raw = (
-        _read_xz_bounded(path, max_bytes)
-        if path.name.endswith(".xz")
-        else _read_plain_bounded(path, max_bytes)
-    )
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BadInputError(f"{path}: malformed JSON ({err})") from err
-    if not isinstance(data, dict):
-        raise BadInputError(f"{path}: malformed JSON (expected an object, got {type(data).__name__})")
-    return data
-
-
-class OversizedFileError(BadInputError):
-    """A metadata file is, or decompresses to, more than the configured bound."""
-
-
-def _read_plain_bounded(path: Path, max_bytes: int) -> bytes:
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise OversizedFileError(f"{path}: too large ({size} bytes, limit {max_bytes})")
-    return path.read_bytes()
-
-
-def _read_xz_bounded(path: Path, max_bytes: int) -> bytes:
-    decompressor = lzma.LZMADecompressor()
-    out = bytearray()
-    try:
-        with path.open("rb") as fh:
-            while not decompressor.eof:
-                chunk = fh.read(_XZ_CHUNK) if decompressor.needs_input else b""
-                if decompressor.needs_input and not chunk:
-                    raise BadInputError(f"{path}: truncated .xz stream")
-                # Ask for at most one byte past the bound: enough to know it was exceeded.
-                out += decompressor.decompress(chunk, max_length=max_bytes + 1 - len(out))
-                if len(out) > max_bytes:
-                    raise OversizedFileError(f"{path}: decompresses past the {max_bytes}-byte limit")
-    except lzma.LZMAError as err:
-        raise BadInputError(f"{path}: corrupt .xz ({err})") from err
-    return bytes(out)
 
 
 # --------------------------------------------------------------------------- history
@@ -115,11 +54,14 @@ class FollowerHistory:
     points : DataFrame with columns ``date`` (UTC Timestamp), ``followers`` (float), ``source`` (str).
     problems : (item, reason) for every row or file that could not be used.
     fit_points : how many of the nearest known points the log-linear extrapolation fits.
+    notes : warnings about rows that were used, e.g. dates given twice in one file
+        (their counts are averaged) or rows out of date order.
     """
 
     points: pd.DataFrame
     problems: list[tuple[str, str]] = field(default_factory=list)
     fit_points: int = PAPER.follower_fit_points
+    notes: list[str] = field(default_factory=list)
 
     def at(self, when: pd.Series | pd.DatetimeIndex) -> pd.DataFrame:
         """Estimate the follower count at each timestamp.
@@ -202,7 +144,8 @@ def read_followers(
     Returns
     -------
     FollowerHistory with one point per distinct date (counts given for the same
-    date by several sources are averaged).
+    date by several sources are averaged); a date repeated inside one file, or
+    rows out of date order, are reported in ``notes`` naming the file and dates.
 
     Raises
     ------
@@ -213,6 +156,7 @@ def read_followers(
     totals: list[pd.DataFrame] = []
     daily_gains: list[tuple[Path, pd.DataFrame]] = []
     problems: list[tuple[str, str]] = []
+    notes: list[str] = []
     for path in map(Path, paths):
         if not path.is_file():
             raise InstapopError(f"{path}: follower file not found")
@@ -224,9 +168,24 @@ def read_followers(
             daily_gains.append((path, _read_meta_rows(path, text, problems)))
         else:
             totals.append(_read_total_rows(path, text, problems))
+            notes += _date_order_notes(path, totals[-1]["date"])
     anchors = _merge_points(totals)
     meta_totals = [_anchor_daily_gains(path, gains, anchors) for path, gains in daily_gains]
-    return FollowerHistory(_merge_points(totals + meta_totals), problems, fit_points)
+    return FollowerHistory(_merge_points(totals + meta_totals), problems, fit_points, notes)
+
+
+def _date_order_notes(path: Path, dates: pd.Series) -> list[str]:
+    """Warnings for dates given more than once (then averaged) or out of order (then sorted) in one file."""
+    notes = []
+    repeated = sorted(set(dates[dates.duplicated()].dt.strftime("%Y-%m-%d")))
+    if repeated:
+        shown = ", ".join(repeated[:5]) + (f" and {len(repeated) - 5} more" if len(repeated) > 5 else "")
+        notes.append(
+            f"{path}: {len(repeated)} dates given more than once ({shown}); their counts are averaged"
+        )
+    if not dates.is_monotonic_increasing:
+        notes.append(f"{path}: rows are not in date order; they are read sorted by date")
+    return notes
 
 
 def _is_json(path: Path) -> bool:
@@ -247,20 +206,6 @@ def _read_profile_json(path: Path, followers_date: str | None, max_bytes: int) -
     if pd.isna(date):
         raise InstapopError(f"--followers-date {followers_date!r}: expected YYYY-MM-DD")
     return _points([date], [count], path)
-
-
-def profile_follower_count(data: dict[str, Any]) -> int | None:
-    """The follower count in an Instaloader Profile JSON, or None if it holds none.
-
-    Parameters
-    ----------
-    data : the decoded file (``{"node": ..., "instaloader": ...}``) or a bare node.
-    """
-    node = data.get("node", data)
-    if not isinstance(node, dict):
-        return None
-    count = (node.get("edge_followed_by") or {}).get("count", node.get("follower_count"))
-    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
 
 
 def _mtime(path: Path) -> pd.Timestamp:

@@ -1,63 +1,58 @@
-"""Read an Instaloader download (or a CSV manifest) into labelled post and media tables.
+"""Turn a profile's posts (read by :mod:`instapop.sources`) into labelled post and media tables.
 
-An Instaloader profile folder holds, per post, ``<base>.json.xz`` (or
-``<base>.json`` with ``--no-compress-json``) in the envelope
-``{"node": {...}, "instaloader": {"node_type": "Post", ...}}`` next to its media:
-``<base>.jpg`` (the image, or a video's thumbnail), ``<base>.mp4``, carousel
-items ``<base>_1 … _N`` and the caption ``<base>.txt``. Media are matched by
-the JSON file's own stem, so custom ``--filename-pattern`` downloads work too.
-
-Three node shapes occur and are all read:
-
-- GraphQL: ``__typename`` (``GraphImage``/``GraphVideo``/``GraphSidecar``, or the
-  same with an ``XDT`` prefix), ``taken_at_timestamp``, likes in
-  ``edge_media_preview_like.count`` or ``edge_liked_by.count``, comments in
-  ``edge_media_to_comment.count`` or ``edge_media_to_parent_comment.count``,
-  children in ``edge_sidecar_to_children.edges[].node`` typed by ``is_video``;
-- iPhone API (4.13+, logged in): ``date``, ``comments`` as an int, ``caption``
-  as a string and ``iphone_struct`` with ``like_count``, ``comment_count``,
-  ``taken_at``, ``media_type`` (1 image, 2 video, 8 carousel), ``carousel_media``;
-- the 4.16 web node: the web API's fields at the top level (``code``, ``pk``,
-  ``taken_at``, ``like_count``, ``comment_count``, ``media_type``, ``carousel_media``).
-
-Nothing is decoded here: media are checked for existence and size only.
-Every post or file that cannot be used is listed in ``excluded`` with a reason.
+``ingest_profile`` reads the source once (an Instaloader folder or a manifest),
+drops repeated posts, estimates each post's follower count from the history
+and labels every media item. Every post or file that cannot be used is listed
+in ``excluded`` with a reason; what the source held besides posts (side files,
+orphan media, partial carousels) and doubts about the follower history are in
+the summary.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
-import math
-import os
-import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from instapop.config import PAPER, Config
-from instapop.errors import BadInputError, InstapopError
-from instapop.followers import (
-    FollowerHistory,
-    OversizedFileError,
-    load_instaloader_json,
-    profile_follower_count,
-    read_followers,
+from instapop.errors import InstapopError
+from instapop.followers import FollowerHistory, read_followers
+from instapop.labels import MEDIA_TYPES, label_media, popularity_rate, post_classes
+from instapop.sources import (
+    BUSINESS_SUITE,
+    IMAGE_SUFFIXES,
+    MANIFEST_COLUMNS,
+    MANIFEST_NAME,
+    VIDEO_SUFFIXES,
+    ExportOptions,
+    Post,
+    Skipped,
+    SourceData,
+    read_source,
+    source_format,
 )
-from instapop.labels import MEDIA_TYPES, label_media, post_classes
+from instapop.targets import POR, REACH_RATE, agreement, choose_target, reach_problem, target_values
+
+__all__ = [  # the suffixes and manifest names live in instapop.sources; still importable from here
+    "IMAGE_SUFFIXES",
+    "MANIFEST_COLUMNS",
+    "MANIFEST_NAME",
+    "MEDIA_COLUMNS",
+    "VIDEO_SUFFIXES",
+    "IngestResult",
+    "ingest_profile",
+    "ingest_records",
+    "load_media",
+]
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = "manifest.csv"
-MANIFEST_COLUMNS = ("post_id", "timestamp", "likes", "comments", "media")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic")
-VIDEO_SUFFIXES = (".mp4", ".mov")
 MEDIA_COLUMNS = [
     "media_id",
     "post_id",
@@ -74,41 +69,11 @@ MEDIA_COLUMNS = [
     "confidence_days",
 ]
 _STRING_COLUMNS = ("media_id", "post_id", "shortcode", "media_type", "path", "thumbnail")
-_TYPENAMES = {"GraphImage": "image", "GraphVideo": "video", "GraphSidecar": "carousel"}
-_IPHONE_MEDIA_TYPES = {1: "image", 2: "video", 8: "carousel"}
-_NOT_POSTS = ("FrozenNodeIterator",)
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
-
-
-class _Skipped(Exception):
-    """One item cannot be used: ``reason`` is the category counted in the summary, ``why`` the specifics."""
-
-    def __init__(self, reason: str, item: str | Path, why: str) -> None:
-        self.reason = reason
-        self.item = str(item)
-        self.detail = f"{item}: {why}"
-        super().__init__(self.detail)
-
-
-@dataclass
-class _Media:
-    media_id: str
-    media_type: str
-    path: Path
-    thumbnail: Path | None
-    child_index: int
-
-
-@dataclass
-class _Post:
-    post_id: str
-    shortcode: str
-    timestamp: int  # epoch seconds, UTC
-    likes: int
-    comments: int
-    caption: str
-    source: Path
-    media: list[_Media] = field(default_factory=list)
+# A profile JSON's follower count is dated by its file time; a file this much newer
+# than the newest post was most likely copied (git, zip, cloud drive) rather than downloaded then.
+_STALE_PROFILE_JSON_DAYS = 90
+_SHOWN = 5  # orphan files named on the console; the summary lists them all
 
 
 # --------------------------------------------------------------------------- result
@@ -116,7 +81,12 @@ class _Post:
 
 @dataclass
 class IngestResult:
-    """Labelled media, kept posts, excluded items and the follower history of one profile."""
+    """Labelled media, kept posts, excluded items and the follower history of one profile.
+
+    Besides the tables: ``side_files`` (Instaloader files recognised and not used, by
+    kind), ``orphan_media`` (media files no metadata names) and ``warnings`` (doubts
+    about the follower history a person should read), all in ``summary()``.
+    """
 
     media: pd.DataFrame
     posts: pd.DataFrame
@@ -124,6 +94,11 @@ class IngestResult:
     followers: FollowerHistory
     config: Config
     profile_dir: Path | None = None
+    side_files: dict[str, int] = field(default_factory=dict)
+    orphan_media: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)  # the format read (and an export's time zone)
+    target: dict[str, Any] = field(default_factory=dict)  # name, formula, why, agreement with PoR
 
     def write(self, out_dir: Path) -> None:
         """Write media.csv, posts.csv, excluded.csv, followers.csv and summary.json into ``out_dir``."""
@@ -140,6 +115,8 @@ class IngestResult:
         times = self.posts["timestamp"]
         return {
             "profile": str(self.profile_dir) if self.profile_dir else None,
+            "source": dict(self.source),
+            "target": dict(self.target),
             "posts": len(self.posts),
             "media": {t: int((self.media["media_type"] == t).sum()) for t in MEDIA_TYPES},
             "excluded": dict(sorted(Counter(self.excluded["reason"]).items())),
@@ -147,6 +124,10 @@ class IngestResult:
             "classes": self._class_counts("class"),
             "global_classes": self._class_counts("global_class"),
             "followers": self._follower_summary(),
+            "follower_warnings": list(self.warnings),
+            "side_files": dict(self.side_files),
+            "orphan_media": list(self.orphan_media),
+            "partial_posts": self._partial_posts(),
             "labels": {
                 "n_classes": list(self.config.n_classes),
                 "window_days": self.config.window_days,
@@ -167,12 +148,39 @@ class IngestResult:
             f"{f['posts_extrapolated']} posts extrapolated; "
             f"confidence median {f['confidence_days_median']} d, max {f['confidence_days_max']} d",
         ]
+        lines += self._data_quality_lines(s)
+        if s["target"]:
+            lines.append(_target_line(s["target"], s["source"]))
         for media_type, by_n in s["classes"].items():
             counts = "; ".join(
                 f"N={n}: " + "/".join(str(c) for c in classes.values()) for n, classes in by_n.items()
             )
             lines.append(f"{media_type} classes (rolling {self.config.window_days:g} d): {counts}")
         return "\n".join(lines)
+
+    @staticmethod
+    def _data_quality_lines(s: dict[str, Any]) -> list[str]:
+        lines = []
+        if s["side_files"]:
+            counts = ", ".join(f"{n} {kind}" for kind, n in s["side_files"].items())
+            lines.append(f"side files (recognised, not used as posts): {counts}")
+        if s["orphan_media"]:
+            names = ", ".join(Path(p).name for p in s["orphan_media"][:_SHOWN])
+            more = f" and {len(s['orphan_media']) - _SHOWN} more" if len(s["orphan_media"]) > _SHOWN else ""
+            lines.append(f"orphan media (no metadata names them): {len(s['orphan_media'])}: {names}{more}")
+        if s["partial_posts"]:
+            lines.append(
+                f"partial carousels (kept with the children downloaded): {len(s['partial_posts'])}; "
+                "see summary.json partial_posts"
+            )
+        return lines  # the follower warnings are logged as they are found: not repeated here
+
+    def _partial_posts(self) -> list[dict[str, Any]]:
+        partial = self.posts[self.posts["partial"]]
+        return [
+            {"post": source, "missing": missing.split("; ")}
+            for source, missing in zip(partial["source"], partial["missing"], strict=True)
+        ]
 
     def _class_counts(self, kind: str) -> dict[str, dict[str, dict[str, int]]]:
         counts: dict[str, dict[str, dict[str, int]]] = {}
@@ -219,7 +227,7 @@ def load_media(run_dir: Path) -> pd.DataFrame:
         raise InstapopError(f"{path}: not found; run `instapop ingest` first")
     media = pd.read_csv(path, dtype={c: str for c in _STRING_COLUMNS}, keep_default_na=False, na_values={})
     media["timestamp"] = pd.to_datetime(media["timestamp"], utc=True, format="ISO8601")
-    for column in ("followers", "confidence_days", "por"):
+    for column in ("followers", "confidence_days", "por", "target"):
         if column in media:
             media[column] = pd.to_numeric(media[column], errors="coerce")
     media["is_carousel"] = media["is_carousel"].astype(str).str.lower() == "true"
@@ -230,7 +238,12 @@ def load_media(run_dir: Path) -> pd.DataFrame:
 
 
 def ingest_profile(
-    profile_dir: Path, followers: list[Path], config: Config = PAPER, followers_date: str | None = None
+    profile_dir: Path,
+    followers: list[Path],
+    config: Config = PAPER,
+    followers_date: str | None = None,
+    export: ExportOptions | None = None,
+    target: str | None = None,
 ) -> IngestResult:
     """Read a profile's posts and follower history; label every media item.
 
@@ -242,6 +255,9 @@ def ingest_profile(
         Instaloader Profile JSON is added as one more point.
     config : label settings and the metadata size bound.
     followers_date : date of the count in profile JSONs (default: file mtime).
+    export : an export's media folder, media mapping, time zone and date order.
+    target : ``"por"``, ``"reach-rate"`` or ``"reach"`` (see :mod:`instapop.targets`);
+        None chooses reach-rate when every post has reach, else PoR.
 
     Returns
     -------
@@ -253,38 +269,151 @@ def ingest_profile(
         When the folder does not exist, holds no post metadata, or no post is usable.
     """
     profile_dir = Path(profile_dir)
-    if profile_dir.is_file() and profile_dir.suffix.lower() == ".csv":
-        posts, skipped, profile_jsons = _read_manifest(profile_dir, profile_dir.parent.resolve())
-    elif not profile_dir.is_dir():
-        raise InstapopError(f"{profile_dir}: no such folder")
-    elif (profile_dir / MANIFEST_NAME).is_file():
-        posts, skipped, profile_jsons = _read_manifest(profile_dir / MANIFEST_NAME, profile_dir.resolve())
-    else:
-        posts, skipped, profile_jsons = _read_instaloader_folder(profile_dir.resolve(), config.max_json_bytes)
-    posts = _drop_repeats(posts, skipped)
+    export = export or ExportOptions()
+    source = read_source(profile_dir, config.max_json_bytes, export=export)
+    kind = source_format(profile_dir, config.max_json_bytes)
+    about = {"format": kind, **({"timezone": export.timezone} if kind == BUSINESS_SUITE else {})}
+    return ingest_records(source, followers, config, followers_date, profile_dir, target, about)
+
+
+def ingest_records(
+    source: SourceData,
+    followers: list[Path],
+    config: Config = PAPER,
+    followers_date: str | None = None,
+    profile_dir: Path | None = None,
+    target: str | None = None,
+    about: dict[str, Any] | None = None,
+) -> IngestResult:
+    """Label the posts a reader returned: the step of :func:`ingest_profile` after reading.
+
+    Changing the number of classes or the window means calling this again with
+    another ``config``, not reading the folder again.
+
+    Parameters
+    ----------
+    source : what a reader of :mod:`instapop.sources` returned.
+    followers, config, followers_date, target : as for :func:`ingest_profile`.
+    profile_dir : where the posts were read from (for messages and the summary).
+    about : the source's format (and an export's time zone), for the summary.
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    InstapopError
+        When no post is usable.
+    """
+    skipped = list(source.skipped)
+    posts = _drop_repeats(list(source.posts), skipped)
     if not posts:
-        raise InstapopError(f"{profile_dir}: no usable posts ({_reason_counts(skipped)})")
-    history = read_followers(
-        [*followers, *profile_jsons], followers_date, config.follower_fit_points, config.max_json_bytes
-    )
-    skipped += [_Skipped("follower row unreadable", item, reason) for item, reason in history.problems]
+        raise InstapopError(f"{profile_dir or 'source'}: no usable posts ({_reason_counts(skipped)})")
+    files = [*followers, *source.follower_files]
+    history = read_followers(files, followers_date, config.follower_fit_points, config.max_json_bytes)
+    skipped += [Skipped.because("follower row unreadable", item, why) for item, why in history.problems]
+    post_table = _post_table(posts, history)
+    try:
+        choice = choose_target(target, post_table, has_history=not history.points.empty)
+    except ValueError as err:
+        raise InstapopError(f"{profile_dir}: {err}") from None
+    post_table, posts = _with_target(post_table, posts, choice.name, skipped)
+    if not posts:
+        raise InstapopError(f"{profile_dir}: no post has a {choice.name} ({_reason_counts(skipped)})")
     for item in skipped:
         log.warning("skipped %s", item.detail)
-    if history.points.empty:
+    warnings = list(history.notes)
+    if followers_date is None:
+        warnings += _stale_profile_jsons(source.follower_files, max(p.timestamp for p in posts))
+    for warning in warnings:
+        log.warning("%s", warning)
+    for post in posts:
+        if post.missing:
+            log.warning("%s: carousel kept without %s", post.source, "; ".join(post.missing))
+    if source.orphan_media:
+        n_orphans = len(source.orphan_media)
+        log.warning("%d media files have no metadata (not used; summary.json orphan_media)", n_orphans)
+    if history.points.empty and choice.name == POR:
         log.warning("no follower history: followers, PoR and classes are left empty (classes -1)")
-    post_table = _post_table(posts, history)
-    post_table = pd.concat([post_table, post_classes(post_table, config)], axis=1)
-    media = label_media(_media_table(posts, post_table), post_table, config)
-    return IngestResult(media, post_table, _excluded_table(skipped), history, config, profile_dir)
+    post_table = pd.concat([post_table, post_classes(post_table, config, "target")], axis=1)
+    media = label_media(_media_table(posts, post_table), post_table, config, "target")
+    return IngestResult(
+        media,
+        post_table,
+        _excluded_table(skipped),
+        history,
+        config,
+        profile_dir,
+        side_files=dict(source.side_files),
+        orphan_media=list(source.orphan_media),
+        warnings=warnings,
+        source=dict(about or {}),
+        target={
+            "name": choice.name,
+            "formula": choice.formula,
+            "why": choice.why,
+            "agreement_with_por": agreement(post_table["por"].to_numpy(float), post_table["reach_rate"]),
+        },
+    )
 
 
-def _reason_counts(skipped: list[_Skipped]) -> str:
+def _with_target(
+    table: pd.DataFrame, posts: list[Post], name: str, skipped: list[Skipped]
+) -> tuple[pd.DataFrame, list[Post]]:
+    """The post table with ``reach_rate`` and ``target`` columns; posts a reach target cannot rank skipped.
+
+    PoR is left NaN where the follower history gives none (those posts stay, unlabelled), as before.
+    """
+    por = popularity_rate(table["likes"], table["comments"], table["followers"])
+    table["reach_rate"] = target_values(REACH_RATE, table, por)
+    table["target"] = target_values(name, table, por)
+    if name == POR:
+        return table, posts
+    problems = {i: reach_problem(r) for i, r in zip(table.index, table["reach"].astype(float), strict=True)}
+    for i, problem in problems.items():
+        if problem:
+            skipped.append(Skipped.because(problem[0], table.at[i, "source"], problem[1]))
+    keep = [i for i, problem in problems.items() if problem is None]
+    kept_ids = set(table.loc[keep, "post_id"])
+    return table.loc[keep].reset_index(drop=True), [p for p in posts if p.post_id in kept_ids]
+
+
+def _target_line(target: dict[str, Any], source: dict[str, Any]) -> str:
+    """``target: reach-rate = (...) / reach (why); agrees with PoR: Spearman 0.81 over 120 posts``."""
+    line = f"target: {target['name']} = {target['formula']} ({target['why']})"
+    if target["agreement_with_por"]:
+        a = target["agreement_with_por"]
+        line += f"; PoR and reach-rate agree: Spearman {a['spearman']:.2f} over {a['posts']} posts"
+    if "timezone" in source:
+        line += f"; export times read in {source['timezone']}"
+    return line
+
+
+def _stale_profile_jsons(paths: tuple[Path, ...], newest_post: int) -> list[str]:
+    """A plain warning for each profile JSON whose file time is far after the newest post."""
+    warnings = []
+    for path in paths:
+        mtime = path.stat().st_mtime
+        days = (mtime - newest_post) / 86_400
+        if days > _STALE_PROFILE_JSON_DAYS:
+            file_day = pd.Timestamp(mtime, unit="s", tz="UTC").date()
+            post_day = pd.Timestamp(newest_post, unit="s", tz="UTC").date()
+            warnings.append(
+                f"{path.name}: its follower count is dated by the file's time, {file_day}, {days:.0f} days "
+                f"after the newest post ({post_day}); a copied folder gets the day of the copy. "
+                "If the profile was downloaded on another day, give it with --followers-date YYYY-MM-DD"
+            )
+    return warnings
+
+
+def _reason_counts(skipped: list[Skipped]) -> str:
     if not skipped:
         return "nothing found"
     return ", ".join(f"{n} {reason}" for reason, n in sorted(Counter(s.reason for s in skipped).items()))
 
 
-def _post_table(posts: list[_Post], history: FollowerHistory) -> pd.DataFrame:
+def _post_table(posts: list[Post], history: FollowerHistory) -> pd.DataFrame:
     table = pd.DataFrame(
         {
             "post_id": [p.post_id for p in posts],
@@ -296,7 +425,14 @@ def _post_table(posts: list[_Post], history: FollowerHistory) -> pd.DataFrame:
             "n_videos": [sum(m.media_type == "video" for m in p.media) for p in posts],
             "is_carousel": [len(p.media) > 1 or p.media[0].child_index > 0 for p in posts],
             "caption": [p.caption for p in posts],
-            "source": [str(p.source) for p in posts],
+            "source": [p.source for p in posts],
+            "post_type": [p.post_type for p in posts],
+            "partial": ["partial" in p.flags for p in posts],
+            "missing": ["; ".join(p.missing) for p in posts],
+            "flags": ["; ".join(p.flags) for p in posts],
+            "reach": [np.nan if p.reach is None else p.reach for p in posts],
+            "shares": [np.nan if p.shares is None else p.shares for p in posts],
+            "saves": [np.nan if p.saves is None else p.saves for p in posts],
         }
     )
     table = table.sort_values(["timestamp", "post_id"], ignore_index=True)
@@ -305,7 +441,7 @@ def _post_table(posts: list[_Post], history: FollowerHistory) -> pd.DataFrame:
     return table
 
 
-def _media_table(posts: list[_Post], post_table: pd.DataFrame) -> pd.DataFrame:
+def _media_table(posts: list[Post], post_table: pd.DataFrame) -> pd.DataFrame:
     rows = [
         {
             "media_id": m.media_id,
@@ -334,7 +470,7 @@ def _media_table(posts: list[_Post], post_table: pd.DataFrame) -> pd.DataFrame:
     return media.sort_values(["timestamp", "post_id", "child_index"], ignore_index=True)[MEDIA_COLUMNS]
 
 
-def _excluded_table(skipped: list[_Skipped]) -> pd.DataFrame:
+def _excluded_table(skipped: list[Skipped]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "item": [s.item for s in skipped],
@@ -344,28 +480,28 @@ def _excluded_table(skipped: list[_Skipped]) -> pd.DataFrame:
     )
 
 
-def _drop_repeats(posts: list[_Post], skipped: list[_Skipped]) -> list[_Post]:
+def _drop_repeats(posts: list[Post], skipped: list[Skipped]) -> list[Post]:
     """Keep one post per id, per second and per media id; the rest are listed (first file name wins)."""
-    kept: list[_Post] = []
-    seen_ids: dict[str, _Post] = {}
-    seen_seconds: dict[int, _Post] = {}
-    seen_media: dict[str, _Post] = {}
+    kept: list[Post] = []
+    seen_ids: dict[str, Post] = {}
+    seen_seconds: dict[int, Post] = {}
+    seen_media: dict[str, Post] = {}
     for post in sorted(posts, key=lambda p: (p.timestamp, str(p.source))):
         clashes = [m.media_id for m in post.media if m.media_id in seen_media]
         if post.post_id in seen_ids:
             first = seen_ids[post.post_id]
             skipped.append(
-                _Skipped("duplicate post", post.source, f"post {post.post_id} also in {first.source}")
+                Skipped.because("duplicate post", post.source, f"post {post.post_id} also in {first.source}")
             )
         elif clashes:
             first = seen_media[clashes[0]]
             why = f"media id {clashes[0]} (the file name without extension) already used by {first.source}"
-            skipped.append(_Skipped("duplicate media id", post.source, why))
+            skipped.append(Skipped.because("duplicate media id", post.source, why))
         elif post.timestamp in seen_seconds:
             first = seen_seconds[post.timestamp]
             when = pd.Timestamp(post.timestamp, unit="s", tz="UTC").strftime(_ISO)
             skipped.append(
-                _Skipped(
+                Skipped.because(
                     "same second as another post",
                     post.source,
                     f"posted in the same second ({when}) as {first.source}; only the first is kept",
@@ -376,321 +512,3 @@ def _drop_repeats(posts: list[_Post], skipped: list[_Skipped]) -> list[_Post]:
             seen_media.update((m.media_id, post) for m in post.media)
             kept.append(post)
     return kept
-
-
-# --------------------------------------------------------------------------- Instaloader folder
-
-
-@dataclass
-class _Folder:
-    """One listing of the profile folder: usable files with their sizes, refused symlinks."""
-
-    root: Path
-    sizes: dict[str, int]
-    refused: set[str]
-
-
-def _scan_folder(root: Path, skipped: list[_Skipped]) -> _Folder:
-    sizes: dict[str, int] = {}
-    refused: set[str] = set()
-    with os.scandir(root) as entries:
-        for entry in entries:
-            if entry.is_symlink() and not _inside(root, Path(entry.path).resolve()):
-                refused.add(entry.name)
-                skipped.append(
-                    _Skipped("symlink out of folder", entry.path, "symlink leading out of the folder")
-                )
-            elif entry.is_file():
-                sizes[entry.name] = entry.stat().st_size
-    return _Folder(root, sizes, refused)
-
-
-def _inside(root: Path, path: Path) -> bool:
-    return path == root or root in path.parents
-
-
-def _metadata_base(name: str) -> str | None:
-    for suffix in (".json.xz", ".json"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return None
-
-
-def _read_instaloader_folder(root: Path, max_bytes: int) -> tuple[list[_Post], list[_Skipped], list[Path]]:
-    skipped: list[_Skipped] = []
-    folder = _scan_folder(root, skipped)
-    metadata = sorted(name for name in folder.sizes if _metadata_base(name) is not None)
-    if not metadata:
-        raise InstapopError(f"{root}: no Instaloader metadata (*.json.xz, *.json) and no {MANIFEST_NAME}")
-    posts: list[_Post] = []
-    profile_jsons: list[Path] = []
-    for name in tqdm(metadata, desc="reading posts", unit="file", disable=None):
-        path = root / name
-        try:
-            data = _load_envelope(path, max_bytes)
-            node_type = data["instaloader"].get("node_type")
-            if node_type == "Profile":
-                profile_jsons.append(_checked_profile(path, data))
-            elif node_type == "Post":
-                posts.append(_post_from_node(path, data["node"], folder))
-            elif node_type not in _NOT_POSTS and not name.startswith("iterator_"):
-                raise _Skipped("not a post", path, f"node_type {node_type!r} is not a post")
-        except _Skipped as skip:
-            skipped.append(skip)
-    return posts, skipped, profile_jsons
-
-
-def _load_envelope(path: Path, max_bytes: int) -> dict[str, Any]:
-    try:
-        data = load_instaloader_json(path, max_bytes)
-    except OversizedFileError as err:
-        raise _Skipped("file too large", path, str(err).removeprefix(f"{path}: ")) from err
-    except BadInputError as err:
-        raise _Skipped("malformed JSON", path, str(err).removeprefix(f"{path}: ")) from err
-    if not isinstance(data.get("instaloader"), dict) or not isinstance(data.get("node"), dict):
-        raise _Skipped("malformed JSON", path, "no Instaloader envelope ({'node': ..., 'instaloader': ...})")
-    return data
-
-
-def _checked_profile(path: Path, data: dict[str, Any]) -> Path:
-    if profile_follower_count(data) is None:
-        raise _Skipped("count missing", path, "profile JSON without a positive follower count")
-    return path
-
-
-def _post_from_node(path: Path, node: dict[str, Any], folder: _Folder) -> _Post:
-    iphone = node.get("iphone_struct") if isinstance(node.get("iphone_struct"), dict) else {}
-    base = _metadata_base(path.name)
-    kind = _post_kind(path, node, iphone)
-    if kind == "carousel":
-        children = _child_types(path, node, iphone)
-        media = [_find_media(folder, f"{base}_{i}", t, i, path) for i, t in enumerate(children, start=1)]
-    else:
-        media = [_find_media(folder, base, kind, 0, path)]
-    return _Post(
-        post_id=_post_id(node, iphone, base),
-        shortcode=str(node.get("shortcode") or node.get("code") or iphone.get("code") or ""),
-        timestamp=_timestamp(path, node, iphone),
-        likes=_likes(path, node, iphone),
-        comments=_comments(path, node, iphone),
-        caption=_caption(node) or _caption_file(folder, base),
-        source=path,
-        media=media,
-    )
-
-
-def _post_kind(path: Path, node: dict[str, Any], iphone: dict[str, Any]) -> str:
-    typename = node.get("__typename")
-    if isinstance(typename, str) and typename.removeprefix("XDT") in _TYPENAMES:
-        return _TYPENAMES[typename.removeprefix("XDT")]
-    media_type = node.get("media_type", iphone.get("media_type"))
-    if media_type in _IPHONE_MEDIA_TYPES:
-        return _IPHONE_MEDIA_TYPES[media_type]
-    if isinstance(node.get("is_video"), bool):
-        return "video" if node["is_video"] else "image"
-    raise _Skipped("unknown post type", path, f"unknown post type (__typename {typename!r})")
-
-
-def _child_types(path: Path, node: dict[str, Any], iphone: dict[str, Any]) -> list[str]:
-    """Each carousel child's own type: ``is_video`` of GraphQL children, else the API ``media_type``."""
-    edges = (node.get("edge_sidecar_to_children") or {}).get("edges")
-    if edges:
-        return ["video" if (edge.get("node") or {}).get("is_video") else "image" for edge in edges]
-    children = node.get("carousel_media") or iphone.get("carousel_media")
-    if children:
-        return ["video" if child.get("media_type") == 2 else "image" for child in children]
-    raise _Skipped("unknown post type", path, "carousel post without children in its metadata")
-
-
-def _find_media(folder: _Folder, stem: str, media_type: str, child_index: int, source: Path) -> _Media:
-    if media_type == "video":
-        path = _existing(folder, stem, VIDEO_SUFFIXES, source, "video")
-        thumbnail = _first_present(folder, stem, IMAGE_SUFFIXES)
-        return _Media(stem, "video", path, thumbnail, child_index)
-    return _Media(stem, "image", _existing(folder, stem, IMAGE_SUFFIXES, source, "image"), None, child_index)
-
-
-def _existing(folder: _Folder, stem: str, suffixes: tuple[str, ...], source: Path, what: str) -> Path:
-    path = _first_present(folder, stem, suffixes)
-    if path is None:
-        refused = [stem + s for s in suffixes if stem + s in folder.refused]
-        why = f"{refused[0]} is a symlink leading out of the folder" if refused else "not downloaded?"
-        raise _Skipped("media missing", source, f"{what} {stem}{suffixes[0]} missing ({why})")
-    if folder.sizes[path.name] == 0:
-        raise _Skipped("empty media file", source, f"{path.name} is empty")
-    return path
-
-
-def _first_present(folder: _Folder, stem: str, suffixes: tuple[str, ...]) -> Path | None:
-    for suffix in suffixes:
-        if stem + suffix in folder.sizes:
-            return folder.root / (stem + suffix)
-    return None
-
-
-def _post_id(node: dict[str, Any], iphone: dict[str, Any], base: str) -> str:
-    # The web node's ``id`` is "<pk>_<owner id>"; ``pk`` is the media id itself.
-    for value in (node.get("pk"), node.get("id"), iphone.get("pk"), node.get("shortcode"), node.get("code")):
-        if value not in (None, ""):
-            return str(value)
-    return base
-
-
-def _timestamp(path: Path, node: dict[str, Any], iphone: dict[str, Any]) -> int:
-    for value in (
-        node.get("taken_at_timestamp"),
-        node.get("date"),
-        node.get("taken_at"),
-        iphone.get("taken_at"),
-    ):
-        if _is_number(value):
-            return int(value)
-    raise _Skipped("timestamp missing", path, "no taken_at_timestamp / date / taken_at")
-
-
-def _likes(path: Path, node: dict[str, Any], iphone: dict[str, Any]) -> int:
-    if node.get("like_and_view_counts_disabled") or iphone.get("like_and_view_counts_disabled"):
-        raise _Skipped("likes hidden", path, "likes hidden by the profile (like_and_view_counts_disabled)")
-    value = _first_count(
-        _edge_count(node, "edge_media_preview_like"),
-        _edge_count(node, "edge_liked_by"),
-        node.get("like_count"),
-        iphone.get("like_count"),
-    )
-    if value == -1:
-        raise _Skipped("likes hidden", path, "likes hidden by the profile (count -1)")
-    return _checked_count(path, "likes", value)
-
-
-def _comments(path: Path, node: dict[str, Any], iphone: dict[str, Any]) -> int:
-    value = _first_count(
-        _edge_count(node, "edge_media_to_comment"),
-        _edge_count(node, "edge_media_to_parent_comment"),
-        node.get("comments"),
-        node.get("comment_count"),
-        iphone.get("comment_count"),
-    )
-    return _checked_count(path, "comments", value)
-
-
-def _edge_count(node: dict[str, Any], key: str) -> Any:
-    edge = node.get(key)
-    return edge.get("count") if isinstance(edge, dict) else None
-
-
-def _first_count(*values: Any) -> Any:
-    return next((value for value in values if _is_number(value)), None)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _checked_count(item: str | Path, what: str, value: Any) -> int:
-    if value is None:
-        raise _Skipped("count missing", item, f"{what} count absent")
-    if value < 0:
-        raise _Skipped("negative count", item, f"{what} count is negative ({value})")
-    return int(value)
-
-
-def _caption(node: dict[str, Any]) -> str:
-    edges = (node.get("edge_media_to_caption") or {}).get("edges") or []
-    if edges:
-        return str((edges[0].get("node") or {}).get("text") or "")
-    caption = node.get("caption")
-    if isinstance(caption, dict):
-        return str(caption.get("text") or "")
-    return caption if isinstance(caption, str) else ""
-
-
-def _caption_file(folder: _Folder, base: str) -> str:
-    name = f"{base}.txt"
-    if name not in folder.sizes:
-        return ""
-    return (folder.root / name).read_text(encoding="utf-8", errors="replace").strip()
-
-
-# --------------------------------------------------------------------------- manifest
-
-
-def _read_manifest(path: Path, root: Path) -> tuple[list[_Post], list[_Skipped], list[Path]]:
-    """Posts from a ``post_id,timestamp,likes,comments,media`` CSV; media paths relative to ``root``."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        missing = [c for c in MANIFEST_COLUMNS if c not in columns]
-        if missing:
-            raise InstapopError(
-                f"{path}: manifest lacks columns {missing}; expected {list(MANIFEST_COLUMNS)}"
-            )
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
-    if not rows:
-        raise InstapopError(f"{path}: manifest has no rows")
-    posts: list[_Post] = []
-    skipped: list[_Skipped] = []
-    for line, row in tqdm(list(enumerate(rows, start=2)), desc="reading manifest", unit="row", disable=None):
-        try:
-            posts.append(_post_from_row(f"{path}:{line}", row, root))
-        except _Skipped as skip:
-            skipped.append(skip)
-    return posts, skipped, []
-
-
-def _post_from_row(item: str, row: dict[str, str], root: Path) -> _Post:
-    paths = [p.strip() for p in re.split(r"[;|]", row["media"]) if p.strip()]
-    if not paths:
-        raise _Skipped("manifest row invalid", item, "no media paths")
-    media = [
-        _manifest_media(item, rel, root, i if len(paths) > 1 else 0) for i, rel in enumerate(paths, start=1)
-    ]
-    return _Post(
-        post_id=row["post_id"] or _invalid(item, "empty post_id"),
-        shortcode=row.get("shortcode", ""),
-        timestamp=_manifest_time(item, row["timestamp"]),
-        likes=_checked_count(item, "likes", _manifest_int(item, "likes", row["likes"])),
-        comments=_checked_count(item, "comments", _manifest_int(item, "comments", row["comments"])),
-        caption=row.get("caption", ""),
-        source=Path(item),
-        media=media,
-    )
-
-
-def _invalid(item: str, why: str) -> NoReturn:
-    raise _Skipped("manifest row invalid", item, f"{why}")
-
-
-def _manifest_time(item: str, text: str) -> int:
-    if text.lstrip("-").isdigit():
-        return int(text)
-    stamp = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-    if pd.isna(stamp):
-        _invalid(item, f"unreadable timestamp {text!r} (ISO 8601 or epoch seconds)")
-    return int(stamp.timestamp())
-
-
-def _manifest_int(item: str, what: str, text: str) -> int | None:
-    if text == "":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return _invalid(item, f"{what} {text!r} is not an integer")
-
-
-def _manifest_media(item: str, rel: str, root: Path, child_index: int) -> _Media:
-    relative = PurePosixPath(rel.replace("\\", "/"))
-    path = (root / relative).resolve()
-    if relative.is_absolute() or ".." in relative.parts or not _inside(root, path):
-        raise _Skipped("path outside folder", item, f"media path {rel!r} leaves the dataset folder {root}")
-    if not path.is_file():
-        raise _Skipped("media missing", item, f"media {rel!r} not found")
-    if path.stat().st_size == 0:
-        raise _Skipped("empty media file", item, f"{rel!r} is empty")
-    suffix = path.suffix.lower()
-    if suffix in VIDEO_SUFFIXES:
-        thumbs = [path.with_suffix(s) for s in IMAGE_SUFFIXES if path.with_suffix(s).is_file()]
-        return _Media(path.stem, "video", path, thumbs[0] if thumbs else None, child_index)
-    if suffix in IMAGE_SUFFIXES:
-        return _Media(path.stem, "image", path, None, child_index)
-    raise _Skipped("manifest row invalid", item, f"{rel!r} is neither an image nor a video")

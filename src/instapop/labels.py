@@ -176,7 +176,7 @@ def rolling_windows(sorted_seconds: np.ndarray, window_days: float, min_window_p
     return lo, hi
 
 
-def post_classes(posts: pd.DataFrame, config: Config) -> pd.DataFrame:
+def post_classes(posts: pd.DataFrame, config: Config, value: str = "por") -> pd.DataFrame:
     """PoR and classes per post, per split.
 
     Parameters
@@ -184,6 +184,8 @@ def post_classes(posts: pd.DataFrame, config: Config) -> pd.DataFrame:
     posts : one row per post with ``timestamp``, ``likes``, ``comments``,
         ``followers``, ``n_images``, ``n_videos``.
     config : ``n_classes``, ``window_days``, ``min_window_posts``.
+    value : the column the classes are quantiles of: ``"por"`` (computed here) or
+        another column of ``posts`` (e.g. ``"target"``, see :mod:`instapop.targets`).
 
     Returns
     -------
@@ -193,9 +195,10 @@ def post_classes(posts: pd.DataFrame, config: Config) -> pd.DataFrame:
     """
     por = popularity_rate(posts["likes"], posts["comments"], posts["followers"])
     out = {"por": por}
+    ranked = por if value == "por" else posts[value].to_numpy(float)
     for media_type in MEDIA_TYPES:
         in_split = (posts[f"n_{media_type}s"] > 0).to_numpy()
-        split_por = np.where(in_split, por, np.nan)
+        split_por = np.where(in_split, ranked, np.nan)
         out[f"{media_type}_percentile"] = rolling_percentiles(
             posts["timestamp"], split_por, config.window_days, config.min_window_posts
         )
@@ -207,7 +210,7 @@ def post_classes(posts: pd.DataFrame, config: Config) -> pd.DataFrame:
     return pd.DataFrame(out, index=posts.index)
 
 
-def label_media(media: pd.DataFrame, posts: pd.DataFrame, config: Config) -> pd.DataFrame:
+def label_media(media: pd.DataFrame, posts: pd.DataFrame, config: Config, value: str = "por") -> pd.DataFrame:
     """Give every media item its post's PoR and its post's classes for the item's own media type.
 
     Parameters
@@ -215,15 +218,19 @@ def label_media(media: pd.DataFrame, posts: pd.DataFrame, config: Config) -> pd.
     media : one row per media item with ``post_id`` and ``media_type``.
     posts : one row per post with ``post_id`` and the columns ``post_classes`` needs.
     config : class settings.
+    value : the column classes are computed on (see :func:`post_classes`); copied to the media too.
 
     Returns
     -------
-    A copy of ``media`` with ``por``, ``percentile`` (the post's within-window PoR percentile
-    for the item's media type), ``class_<N>`` and ``global_class_<N>`` added.
+    A copy of ``media`` with ``por``, ``value``, ``percentile`` (the post's within-window
+    percentile of the ranked value, for the item's media type), ``class_<N>`` and
+    ``global_class_<N>`` added.
     """
-    classes = post_classes(posts, config).set_axis(posts["post_id"].to_numpy())
+    classes = post_classes(posts, config, value).set_axis(posts["post_id"].to_numpy())
     labelled = media.copy()
     labelled["por"] = labelled["post_id"].map(classes["por"]).to_numpy(float)
+    if value != "por":
+        labelled[value] = labelled["post_id"].map(posts.set_index("post_id")[value]).to_numpy(float)
     is_image = (labelled["media_type"] == "image").to_numpy()
     image, video = (labelled["post_id"].map(classes[f"{t}_percentile"]) for t in MEDIA_TYPES)
     labelled["percentile"] = np.where(is_image, image, video).astype(float)

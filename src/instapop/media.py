@@ -17,15 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from instapop.config import PAPER
 from instapop.errors import BadInputError
 
 log = logging.getLogger(__name__)
+register_heif_opener()  # HEIC photos (iPhones save them) open in Pillow like any other image
 
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+# ISO-media brands of still images (HEIC/AVIF): an "ftyp" box with another brand is a video.
+_STILL_BRANDS = (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif")
 # A target time may lie up to this many frame intervals past the last decoded frame
 # (containers often declare the display time of the last frame as part of the duration).
 _END_SLACK_FRAMES = 2
@@ -57,7 +61,7 @@ def load_image(
 
     Parameters
     ----------
-    path : image file (anything Pillow reads: JPEG, PNG, WebP, ...).
+    path : image file (anything Pillow reads: JPEG, PNG, WebP, HEIC, ...).
     size : side of the square output.
     center_crop : crop the central square before resizing instead of resizing the
         whole image (the paper resizes the whole image, squashing its aspect ratio).
@@ -83,8 +87,10 @@ def load_image(
             return resize_square(rgb, size, center_crop)
     except Image.DecompressionBombError as err:
         raise MediaError(path, f"refused as a possible decompression bomb ({err})") from err
+    except UnidentifiedImageError as err:
+        raise MediaError(path, _unidentified_reason(path)) from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise MediaError(path, f"cannot decode image ({err})") from err
+        raise MediaError(path, f"cannot decode image ({str(err).strip()}): truncated or corrupt") from err
 
 
 def resize_square(image: Image.Image, size: int, center_crop: bool = False) -> np.ndarray:
@@ -115,6 +121,14 @@ def _check_not_empty(path: Path) -> None:
         raise MediaError(path, f"cannot read file ({err.strerror or err})") from err
     if n_bytes == 0:
         raise MediaError(path, "empty file (0 bytes)")
+
+
+def _unidentified_reason(path: Path) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(12)
+    if head[4:8] == b"ftyp" and head[8:12] not in _STILL_BRANDS:
+        return "cannot decode image: the file holds a video (MP4/MOV) under an image name"
+    return "cannot decode image: not an image format Pillow reads (corrupt, or another kind of file)"
 
 
 def _check_pixels(path: Path, dims: tuple[int, int], max_pixels: int) -> None:

@@ -2,54 +2,147 @@
 
 Each stage reads the previous stage's files and writes its own (see
 docs/architecture.md), so a rerun is cheap: embeddings come back from the
-content-addressed feature cache, and any stage can also be run alone from the CLI.
+content-addressed feature cache, finished cross-validation rows from the run
+folder's checkpoints, and any stage can also be run alone from the CLI.
+
+A stage that cannot run (too few items to validate, no image model to explain...)
+does not end the study: it says which and why in one line, ``stages.json`` records it,
+the report shows it, and the later stages run on what exists. Only a failed ingest
+stops the study, as there is nothing to work on.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from instapop.config import PAPER, Config
-from instapop.embed.cache import default_cache_dir
+from instapop.embed.cache import default_cache_dir, write_atomically
+from instapop.errors import InstapopError
+from instapop.sources.matching import ExportOptions
 
 log = logging.getLogger(__name__)
 
 STAGES = ("ingest", "embed", "dedup", "evaluate", "train", "explain", "report")
 CV_CHECKPOINTS = Path("checkpoints") / "cv"  # finished cross-validation rows, for a rerun after a kill
+STAGES_FILE = "stages.json"
+# The stages whose files each stage reads. Evaluate waits for dedup: duplicates on both sides of
+# a split would flatter the scores. Explain needs only features (without a model: the map alone).
+NEEDS = {
+    "ingest": (),
+    "embed": ("ingest",),
+    "dedup": ("embed",),
+    "evaluate": ("dedup",),
+    "train": ("evaluate",),
+    "explain": ("embed",),
+    "report": ("ingest",),
+}
+# What each stage writes; removed when the stage cannot run, so that no later stage or report
+# reads an earlier run's results as this one's.
+OUTPUTS = {
+    "ingest": (),
+    "embed": ("features",),
+    "dedup": ("dedup.csv", "dedup.json", "dedup_hist.png", "dedup_pairs.png"),
+    "evaluate": ("cv_results.json", "cv_results.md"),
+    "train": ("model",),
+    "explain": ("explain",),
+    "report": ("report.html",),
+}
 
 
 @dataclass
 class StudyResult:
-    """Where a study wrote its outputs, and how long each stage took (seconds)."""
+    """Where a study wrote its outputs, how long each stage took (seconds), and what each stage did.
+
+    ``stages`` maps each stage to ``{"status": "done" | "skipped" | "failed", "reason": ...}``
+    (as in ``stages.json``): skipped when its input could not support it, failed on an
+    unexpected error. ``report`` is None when the report could not be built.
+    """
 
     run_dir: Path
-    report: Path
+    report: Path | None
     timings: dict[str, float] = field(default_factory=dict)
+    stages: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[str]:
+        """Stages that stopped on an unexpected error."""
+        return [stage for stage, entry in self.stages.items() if entry["status"] == "failed"]
 
 
-@contextmanager
-def _timed(timings: dict[str, float], stage: str, announce: Callable[[str], None]) -> Iterator[None]:
-    announce(f"[{len(timings) + 1}/{len(STAGES)}] {stage}")
-    start = time.perf_counter()
-    yield
-    timings[stage] = round(time.perf_counter() - start, 2)
-    log.info("%s took %.1f s", stage, timings[stage])
+class _Stages:
+    """Runs the stages in order, each only when the stages it reads have run, and records them."""
+
+    def __init__(self, run_dir: Path, announce: Callable[[str], None]) -> None:
+        self.run_dir = run_dir
+        self.announce = announce
+        self.timings: dict[str, float] = {}
+        self.record: dict[str, dict[str, str]] = {}
+
+    def run(self, stage: str, action: Callable[[], Any]) -> None:
+        title = f"[{STAGES.index(stage) + 1}/{len(STAGES)}] {stage}"
+        start = time.perf_counter()
+        missing = [need for need in NEEDS[stage] if self.record.get(need, {}).get("status") != "done"]
+        if missing:
+            entry = {"status": "skipped", "reason": f"needs {missing[0]}, which did not run"}
+            self.announce(f"{title} skipped: {entry['reason']}")
+        else:
+            self.announce(title)
+            entry = self._attempt(stage, action)
+        if entry["status"] != "done":
+            self._remove_outputs(stage)
+        self.timings[stage] = round(time.perf_counter() - start, 2)
+        self.record[stage] = entry
+        log.info("%s took %.1f s", stage, self.timings[stage])
+        write_atomically(self.run_dir / STAGES_FILE, (json.dumps(self.record, indent=2) + "\n").encode())
+
+    def _attempt(self, stage: str, action: Callable[[], Any]) -> dict[str, str]:
+        try:
+            action()
+        except InstapopError as err:
+            if stage == "ingest":  # nothing to work on: the study ends here
+                raise
+            entry = {"status": "skipped", "reason": str(err)}
+        except Exception as err:
+            if stage == "ingest":
+                raise
+            log.exception("%s stage failed", stage)  # a bug: the traceback, and the stages that can still run
+            entry = {"status": "failed", "reason": f"{type(err).__name__}: {err}"}
+        else:
+            return {"status": "done"}
+        self.announce(f"{stage} {entry['status']}: {entry['reason']}")
+        return entry
+
+    def _remove_outputs(self, stage: str) -> None:
+        for name in OUTPUTS[stage]:
+            path = self.run_dir / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def ingest_stage(
-    run_dir: Path, profile_dir: Path, followers: list[Path], config: Config, followers_date: str | None = None
+    run_dir: Path,
+    profile_dir: Path,
+    followers: list[Path],
+    config: Config,
+    followers_date: str | None = None,
+    export: ExportOptions | None = None,
+    target: str | None = None,
 ) -> None:
     """Read the profile and follower history; write the labelled media table."""
     from instapop.context import write_context
     from instapop.ingest import ingest_profile
 
-    ingest_profile(profile_dir, followers, config=config, followers_date=followers_date).write(run_dir)
+    result = ingest_profile(profile_dir, followers, config, followers_date, export=export, target=target)
+    result.write(run_dir)
     write_context(run_dir)
 
 
@@ -117,47 +210,61 @@ def run_study(
     exclude: list[str] | None = None,
     progress: bool = True,
     announce: Callable[[str], None] = log.info,
+    export: ExportOptions | None = None,
+    target: str | None = None,
 ) -> StudyResult:
     """Run ingest -> labels -> embeddings -> dedup -> evaluate -> train -> explain -> report.
 
     Parameters
     ----------
-    profile_dir : Instaloader profile folder (or a folder with a manifest.csv).
+    profile_dir : Instaloader profile folder (or a folder with a manifest.csv, a Business
+        Suite export CSV, a folder of Graph API pages).
     followers : follower-history files (any format ``instapop.followers`` reads).
     run_dir : folder that receives every stage's outputs; created if missing.
     config : the study's settings; ``PAPER`` is the paper's configuration.
     cache_dir : content-addressed feature cache (default: :func:`default_cache_dir`).
     n_classes_model : N of the saved model (default: the largest of ``config.n_classes``).
     exclude : media ids or paths a person wants out of training (logos, product sheets).
-    announce : called with a one-line title as each stage starts (the CLI prints it).
+    announce : called with a one-line title as each stage starts, and with one line naming a
+        stage that cannot run and why (the CLI prints them).
+    export : an export's media folder, media mapping, time zone and date order.
+    target : what popularity means (``por``, ``reach-rate``, ``reach``; None: chosen from the data).
 
     Returns
     -------
-    StudyResult with the report's path and each stage's wall time.
+    StudyResult with the report's path, each stage's wall time and what each stage did.
+
+    Raises
+    ------
+    InstapopError
+        When ingest fails: nothing else can run. A later stage that cannot run is recorded
+        (``stages.json``, the report) and the stages that do not need it still run.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     config.save(run_dir / "config.json")
-    timings: dict[str, float] = {}
+    stages = _Stages(run_dir, announce)
 
-    with _timed(timings, "ingest", announce):
-        ingest_stage(run_dir, profile_dir, followers, config, followers_date)
-    with _timed(timings, "embed", announce):
-        embed_stage(run_dir, config, cache_dir, progress)
-    with _timed(timings, "dedup", announce):
-        dedup_stage(run_dir, config, exclude)
-    with _timed(timings, "evaluate", announce):
-        evaluate_stage(run_dir, config, progress)
-    with _timed(timings, "train", announce):
-        train_stage(run_dir, config, n_classes_model)
-    with _timed(timings, "explain", announce):
-        explain_stage(run_dir, config, progress)
-    with _timed(timings, "report", announce):
-        report = report_stage(run_dir)
+    def ingest() -> None:
+        ingest_stage(run_dir, profile_dir, followers, config, followers_date, export, target)
 
-    (run_dir / "timings.json").write_text(json.dumps(timings, indent=2))
-    return StudyResult(run_dir=run_dir, report=report, timings=timings)
+    stages.run("ingest", ingest)
+    stages.run("embed", lambda: embed_stage(run_dir, config, cache_dir, progress))
+    stages.run("dedup", lambda: dedup_stage(run_dir, config, exclude))
+    stages.run("evaluate", lambda: evaluate_stage(run_dir, config, progress))
+    stages.run("train", lambda: train_stage(run_dir, config, n_classes_model))
+    stages.run("explain", lambda: explain_stage(run_dir, config, progress))
+    stages.run("report", lambda: report_stage(run_dir))
+
+    (run_dir / "timings.json").write_text(json.dumps(stages.timings, indent=2))
+    report = run_dir / "report.html"
+    return StudyResult(
+        run_dir=run_dir,
+        report=report if stages.record["report"]["status"] == "done" else None,
+        timings=stages.timings,
+        stages=stages.record,
+    )
 
 
 def run_demo(

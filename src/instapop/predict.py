@@ -988,18 +988,22 @@ def _embedding_config(model: SavedModel) -> Config:
 
 
 def model_card(model: SavedModel) -> dict[str, Any]:
-    """Classes with their PoR boundaries, the training dates and CV accuracy, from ``config.json``.
+    """Classes with their boundaries, the target, the training dates and CV accuracy, from ``config.json``.
 
     ``media`` holds, per media type the model scores: the approach and why it was chosen,
     the PoR boundaries between classes in the latest label window (what a new post must
     beat), and the approach's CV accuracy beside the majority-class baseline.
     """
+    from instapop.targets import FORMULAS
+
     card = model.config
     cv = card["cv"]
+    target = card.get("target", "por")  # models trained before targets ranked PoR
     approaches = {IMAGE: model.image_approach, VIDEO: model.video_approach}
     return {
         "n_classes": model.n_classes,
         "class_names": class_names(model.n_classes),
+        "target": {"name": target, "formula": FORMULAS[target]},
         "backbone": model.backbone,
         "date_range": card["date_range"],
         "cv_protocol": {key: cv[key] for key in ("n_splits", "n_repeats", "grouped_folds")},

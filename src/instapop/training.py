@@ -242,6 +242,7 @@ def train_final(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "n_classes": n_classes,
+        "target": dataset.target,
         "backbone": dataset.backbone,
         "dim": int(dataset.image_views.shape[-1]),
         "preprocessing": {
@@ -297,7 +298,8 @@ def model_card_text(card: dict[str, Any]) -> str:
         name = card[f"{media}_approach"]
         lines.append(f"## {media.capitalize()}s")
         if name is None:
-            lines += [f"No {media} model: {card['choice'][media]}", ""]
+            reason = card["choice"][media]
+            lines += [reason[:1].upper() + reason[1:] + ".", ""]
             continue
         entry = card["models"][media]
         lines += [

@@ -94,7 +94,9 @@ def accuracy_section(run: RunFiles) -> Section:
     title = "How well the models predict"
     cv = run.cv
     if cv is None:
-        return Section("accuracy", title, missing(NEEDS_CV))
+        why = run.stages_not_run().get("evaluate")
+        note = f"The evaluation stage did not run ({why})." if why else NEEDS_CV
+        return Section("accuracy", title, missing(note))
     config = cv["config"]
     folds = "grouped by post" if config["grouped_folds"] else "plain stratified"
     body = paragraph(

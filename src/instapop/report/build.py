@@ -36,6 +36,8 @@ def _posts_line(run: RunFiles) -> str:
 
 
 def _reliability_line(run: RunFiles) -> str:
+    if sections.target_name(run) != "PoR":
+        return "Label reliability: labels rest on the reach in the export, not on a follower estimate."
     posts = run.media.drop_duplicates("post_id")
     low = int(posts["low_confidence"].sum())
     days = f"{run.config.low_confidence_days:g} days"
@@ -70,7 +72,9 @@ def summary_section(run: RunFiles) -> Section:
     title = "Summary"
     if run.media is None:
         return Section("summary", title, sections.missing(sections.NEEDS_INGEST))
-    items = [_posts_line(run), _reliability_line(run)]
+    items = [_posts_line(run), sections.target_sentence(run), _reliability_line(run)]
+    items = [item for item in items if item]
+    items += [f"The {stage} stage did not run ({why})." for stage, why in run.stages_not_run().items()]
     items += accuracy.summary_lines(run.cv) if run.cv is not None else ["Models: not evaluated yet."]
     drivers = sections.context_drivers(run)
     items += [sections.drivers_text(drivers) + " (see When to post)"] if drivers else []

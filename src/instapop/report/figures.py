@@ -185,14 +185,15 @@ def context_effects(timing: pd.DataFrame, target_label: str) -> bytes:
     return png_bytes(fig)
 
 
-def class_assignment(media: pd.DataFrame, n_classes: int) -> bytes:
+def class_assignment(media: pd.DataFrame, n_classes: int, value: str = "por", label: str = "PoR") -> bytes:
     """Classes over time by a global split (left) and by the rolling window (right) (paper Fig. 2).
 
     Parameters
     ----------
-    media : rows with ``timestamp``, ``por``, ``global_class_<N>`` and ``class_<N>``;
+    media : rows with ``timestamp``, ``value``, ``global_class_<N>`` and ``class_<N>``;
         unlabelled rows (class -1) are left out.
     n_classes : N.
+    value, label : the column the classes rank (``por`` or ``target``) and its axis label.
     """
     colours = class_colours(n_classes)
     fig = Figure(figsize=(11, 4.2), dpi=100)
@@ -205,7 +206,7 @@ def class_assignment(media: pd.DataFrame, n_classes: int) -> bytes:
             rows = media[media[column] == cls]
             ax.scatter(
                 rows["timestamp"],
-                rows["por"],
+                rows[value],
                 s=9,
                 color=colours[cls],
                 edgecolor="k",
@@ -214,7 +215,7 @@ def class_assignment(media: pd.DataFrame, n_classes: int) -> bytes:
             )
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="x", labelrotation=30)
-    axes[0].set_ylabel("PoR")
+    axes[0].set_ylabel(label)
     axes[1].legend(fontsize=8, title="0 = least popular", title_fontsize=8)
     return png_bytes(fig)
 

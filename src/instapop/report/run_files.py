@@ -30,6 +30,7 @@ class RunFiles:
     dedup, dedup_summary : ``dedup.csv``, ``dedup.json``.
     cv : ``cv_results.json``.
     explain : ``explain/explain.json``.
+    stages : ``stages.json``: what each stage of ``instapop run`` did (see :meth:`stages_not_run`).
     failed : media the embeddings stage could not read (media_id, path, reason), from ``features/``.
     problems : files that exist but could not be read, (file, reason): the report shows them.
     """
@@ -44,12 +45,24 @@ class RunFiles:
     dedup_summary: dict | None = None
     cv: dict | None = None
     explain: dict | None = None
+    stages: dict | None = None
     failed: pd.DataFrame | None = None
     problems: list[tuple[str, str]] = field(default_factory=list)
 
     def path(self, name: str) -> Path:
         """A file of the run folder."""
         return self.run_dir / name
+
+    def stages_not_run(self) -> dict[str, str]:
+        """Why each stage the study could not run did not, for stages whose files are still absent
+        (a stage run alone since then has written them, and ``stages.json`` is out of date)."""
+        from instapop.pipeline import OUTPUTS
+
+        return {
+            stage: f"{entry['status']}: {entry['reason']}"
+            for stage, entry in (self.stages or {}).items()
+            if entry["status"] != "done" and not any(self.path(name).exists() for name in OUTPUTS[stage])
+        }
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -122,6 +135,7 @@ def load_run(run_dir: Path) -> RunFiles:
         ("dedup.json", _json, "dedup_summary"),
         ("cv_results.json", _json, "cv"),
         ("explain/explain.json", _json, "explain"),
+        ("stages.json", _json, "stages"),
         ("features", _failed_media, "failed"),
     ):
         _read(run, name, reader, attribute)

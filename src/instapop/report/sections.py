@@ -34,6 +34,29 @@ def label_n(run: RunFiles) -> int | None:
     return max(ns) if ns else None
 
 
+def target_name(run: RunFiles) -> str:
+    """What the classes rank: ``PoR`` (the paper's), ``reach-rate`` or ``reach`` (summary.json ``target``)."""
+    name = ((run.summary or {}).get("target") or {}).get("name", "por")
+    return "PoR" if name == "por" else name
+
+
+def target_sentence(run: RunFiles) -> str:
+    """Which target the labels use and why; how PoR and reach-rate agree when both are known; or ""."""
+    target = (run.summary or {}).get("target")
+    if not target:
+        return ""
+    text = f"Popularity here is {target_name(run)} = {target['formula']}: {target['why']}."
+    agreement = target.get("agreement_with_por")
+    if agreement:
+        rho = agreement["spearman"]
+        strength = "closely" if rho >= 0.8 else "roughly" if rho >= 0.5 else "weakly"
+        text += (
+            f" PoR and reach-rate rank the posts {strength} alike "
+            f"(Spearman {rho:.2f} over {agreement['posts']} posts)."
+        )
+    return text
+
+
 def post_rows(media: pd.DataFrame) -> pd.DataFrame:
     """One row per (post, media type): a post's PoR as its images and its videos see it."""
     return media.drop_duplicates(["post_id", "media_type"])
@@ -90,14 +113,18 @@ def labels_section(run: RunFiles) -> Section:
     if run.media is None or n is None:
         return Section("labels", title, missing(NEEDS_INGEST))
     window = run.config.window_days
+    name = target_name(run)
+    value = "target" if "target" in run.media.columns else "por"
     body = paragraph(
         f"Each post is put in one of {n} popularity classes "
-        "(0 = least popular) by comparing its PoR with the "
+        f"(0 = least popular) by comparing its {name} with the "
         f"posts around it: a rolling window of {window:g} days, widened to at least "
         f"{run.config.min_window_posts} posts. Left, one split for all time; right, the rolling window, "
         "which keeps a long quiet stretch or a wrong follower count from putting all its posts in one class. "
         "Images and videos are labelled separately."
-    ) + image(figures.class_assignment(run.media, n), "class assignment over time", "Paper Fig. 2.")
+    )
+    figure = figures.class_assignment(run.media, n, value, name)
+    body += image(figure, "class assignment over time", "Paper Fig. 2.")
     return Section("labels", title, body)
 
 
@@ -109,8 +136,15 @@ def duplicates_section(run: RunFiles) -> Section:
             "duplicates", title, missing("Needs dedup.json: run `instapop dedup` into this folder.")
         )
     s = run.dedup_summary
+    if s.get("verified_by_pictures"):
+        found = (
+            f"Candidate bound {s['threshold']:.3f} ({s['rule']}); {s['n_candidates']} candidate pairs "
+            f"verified by the pictures, {s['n_pairs']} of them the same photograph"
+        )
+    else:
+        found = f"Distance threshold {s['threshold']:.3f} ({s['rule']}); {s['n_pairs']} duplicate pairs"
     text = (
-        f"Distance threshold {s['threshold']:.3f} ({s['rule']}); {s['n_pairs']} duplicate pairs; removed "
+        f"{found}; removed "
         f"{s['n_removed_duplicates']['image']} images and "
         f"{s['n_removed_duplicates']['video']} videos as duplicates "
         f"and {s['n_excluded']} excluded by hand; {s['n_kept']} media kept."
@@ -123,7 +157,12 @@ def duplicates_section(run: RunFiles) -> Section:
             "Paper Fig. 3a: each picture's distance to its nearest "
             "other picture; the threshold cuts off the left tail.",
         ),
-        ("dedup_pairs.png", "removed pairs", "Removed pairs: kept (left) and removed (right)."),
+        (
+            "dedup_pairs.png",
+            "removed pairs and rejected candidates",
+            "Removed pairs, kept (left) and removed (right), with their evidence; below them the near "
+            "candidates the verification rejected, with the reason.",
+        ),
     ):
         path = run.path(name)
         body += (
@@ -330,6 +369,8 @@ def quality_section(run: RunFiles) -> Section:
         parts.append(
             paragraph(f"{len(run.excluded)} posts or files left out at ingest.") + table(run.excluded)
         )
+    if run.summary is not None:
+        parts.append(_source_notes(run.summary))
     parts.append("<h3>Low-confidence labels</h3>")
     if run.media is None:
         parts.append(missing(NEEDS_INGEST))
@@ -349,6 +390,31 @@ def quality_section(run: RunFiles) -> Section:
     unreadable = _unreadable(run)
     parts.append(paragraph(f"{len(unreadable)} media or files could not be used.") + table(unreadable))
     return Section("quality", title, "".join(parts))
+
+
+def _source_notes(summary: dict) -> str:
+    """Follower-date warnings, partial carousels, orphan media and side files from summary.json."""
+    parts = ["<h3>Follower history</h3>"]
+    warnings = summary.get("follower_warnings", [])
+    parts.append("".join(f'<p class="missing">{esc(w)}</p>' for w in warnings) or paragraph("No warnings."))
+    partial = pd.DataFrame(
+        [(p["post"], "; ".join(p["missing"])) for p in summary.get("partial_posts", [])],
+        columns=["post", "missing files"],
+    )
+    parts.append("<h3>Partial carousels</h3>")
+    kept = paragraph(f"{len(partial)} carousels kept with only the children that were downloaded.")
+    parts.append(kept + table(partial))
+    orphans = pd.DataFrame({"file": summary.get("orphan_media", [])})
+    parts.append("<h3>Media without metadata</h3>")
+    parts.append(
+        paragraph(f"{len(orphans)} media files in the folder that no post's metadata names (not used).")
+        + table(orphans)
+    )
+    sides = summary.get("side_files", {})
+    counts = ", ".join(f"{n} {kind}" for kind, n in sides.items()) or "none"
+    parts.append("<h3>Other files</h3>")
+    parts.append(paragraph(f"Files recognised and not used as posts: {counts}."))
+    return "".join(parts)
 
 
 def _unreadable(run: RunFiles) -> pd.DataFrame:

@@ -8,6 +8,12 @@
 
 The side files live outside ``profile/`` so a reader never sees them.
 
+``generate_profile(out_dir, format="business-suite")`` writes the same brand as its social
+team would have it instead of ``profile/``: ``out_dir/export.csv``, a Meta Business Suite
+posts export with planted reach, shares and saves, and ``out_dir/media/``, the files named
+by shortcode (see :mod:`instapop.synthetic._business_suite`); ground truth media paths are
+relative to ``media/``.
+
 Popularity model
 ----------------
 PoR = base(t) x signal x media type x repost x noise, and likes + comments = PoR x true
@@ -32,13 +38,18 @@ Files in ``profile/`` (base = ``%Y-%m-%d_%H-%M-%S_UTC`` of the post, unique per 
 ------------------------------------------------------------------------------------------
 - ``<base>.json.xz`` (about 2/3 of posts, compact JSON in xz) or ``<base>.json``
   (indented), envelope ``{"node": {...}, "instaloader": {"node_type": "Post", "version": V}}``.
-- single image: ``<base>.jpg``; single video: ``<base>.mp4`` + thumbnail ``<base>.jpg``;
+- single image: ``<base>.jpg``; single video: ``<base>.mp4`` + thumbnail ``<base>.jpg``,
+  or, for posts in the iPhone shape (4.13), ``<base>_1.mp4`` + cover ``<base>_2.jpg``;
   carousel item i (1-based): ``<base>_<i>.jpg``, or ``<base>_<i>.mp4`` + ``<base>_<i>.jpg``.
   Images are 1080x1080, 1080x1350 or 1080x566 JPEG (a carousel's items share one aspect).
   Videos are H.264 ``.mp4``, 3-30 s; ``video_size="small"``: 256 px wide at 10 fps,
   ``"720p"``: 720x720, 720x900 or 1280x720 at 30 fps. The thumbnail is the first frame
   upscaled to 1080 px wide.
 - ``<base>.txt``: the caption, only when the post has one (about 90 % do).
+- ``<base>_comments.json`` for posts in the iPhone shape (downloaded with ``--comments``):
+  a JSON list of comments (``ground_truth.json`` ``side_files``).
+- two orphan media, ``<base>_1.jpg`` and ``<base>_2.jpg`` of a post 3 days before the first
+  whose metadata is missing, as in real downloads (``ground_truth.json`` ``orphan_media``).
 - ``synthetic_brand_<owner id>.json.xz``: node_type ``Profile``, ``edge_followed_by.count``
   = followers at download time; the file's mtime is the download time.
 - also written, as Instaloader does, and to be skipped by a reader:
@@ -113,6 +124,8 @@ from typing import Any
 
 from instapop.config import PAPER, Config
 from instapop.errors import BadInputError, InstapopError
+from instapop.synthetic._business_suite import EXPORT_NAME, media_by_shortcode, write_export
+from instapop.synthetic._dedup_cases import DedupCases, generate_dedup_cases
 from instapop.synthetic._plan import ProfilePlan, plan_profile
 from instapop.synthetic._video import VIDEO_SIZES
 from instapop.synthetic._write import (
@@ -122,18 +135,27 @@ from instapop.synthetic._write import (
     write_profile_files,
 )
 
-__all__ = ["SyntheticProfile", "generate_profile", "load_ground_truth", "plan_profile", "ProfilePlan"]
+__all__ = [
+    "DedupCases",
+    "ProfilePlan",
+    "SyntheticProfile",
+    "generate_dedup_cases",
+    "generate_profile",
+    "load_ground_truth",
+    "plan_profile",
+]
 
 logger = logging.getLogger(__name__)
 
 GROUND_TRUTH_KEYS = ("media", "posts", "duplicate_pairs", "same_shoot_pairs", "wrong_followers")
+FORMATS = ("instaloader", "business-suite")
 
 
 @dataclass(frozen=True)
 class SyntheticProfile:
     """Where a generated profile's three parts are."""
 
-    profile_dir: Path  # out_dir/"profile": the Instaloader folder (posts + one Profile json)
+    profile_dir: Path  # out_dir/"profile": the Instaloader folder (posts + one Profile json); or export.csv
     followers_csv: Path  # out_dir/"followers.csv": sparse `date,followers` history (with a wrong stretch)
     ground_truth: Path  # out_dir/"ground_truth.json"
 
@@ -146,6 +168,7 @@ def generate_profile(
     video_size: str = "small",
     config: Config = PAPER,
     progress: bool = True,
+    format: str = "instaloader",
 ) -> SyntheticProfile:
     """Write a synthetic Instaloader profile, its follower history and its ground truth.
 
@@ -167,6 +190,8 @@ def generate_profile(
         Supplies the ``synth_*`` constants of the popularity model.
     progress : bool
         Show a progress bar over posts (only on a terminal).
+    format : str
+        ``"instaloader"`` (a profile folder) or ``"business-suite"`` (``export.csv`` + ``media/``).
 
     Returns
     -------
@@ -187,23 +212,32 @@ def generate_profile(
         raise InstapopError(f"n_posts must be at least 2; got {n_posts}")
     if video_size not in VIDEO_SIZES:
         raise InstapopError(f"video_size must be one of {sorted(VIDEO_SIZES)}; got {video_size!r}")
+    if format not in FORMATS:
+        raise InstapopError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     if config.synth_weekend_factor <= 0:
         raise InstapopError(f"the weekend factor must be positive; got {config.synth_weekend_factor}")
     out_dir = Path(out_dir)
-    profile_dir = _fresh_profile_dir(out_dir)
+    export = format == "business-suite"
+    profile_dir = _fresh_profile_dir(out_dir, "media" if export else "profile")
     plan = plan_profile(n_posts, seed, signal, config)
     media = write_posts(plan, profile_dir, video_size, progress)
-    write_profile_files(plan, profile_dir)
-    result = SyntheticProfile(profile_dir, out_dir / "followers.csv", out_dir / "ground_truth.json")
+    if export:
+        media_by_shortcode(plan, profile_dir, media)
+        write_export(plan, out_dir / EXPORT_NAME)
+    else:
+        write_profile_files(plan, profile_dir)
+    source = out_dir / EXPORT_NAME if export else profile_dir
+    result = SyntheticProfile(source, out_dir / "followers.csv", out_dir / "ground_truth.json")
     write_followers_csv(plan, result.followers_csv)
     params = {"n_posts": n_posts, "signal": signal, "video_size": video_size, **_synth_constants(config)}
+    params["format"] = format
     write_ground_truth(plan, media, params, result.ground_truth)
     logger.info("wrote a %d-post synthetic profile (%d media) to %s", n_posts, len(media), profile_dir)
     return result
 
 
-def _fresh_profile_dir(out_dir: Path) -> Path:
-    profile_dir = out_dir / "profile"
+def _fresh_profile_dir(out_dir: Path, name: str = "profile") -> Path:
+    profile_dir = out_dir / name
     if profile_dir.exists() and any(profile_dir.iterdir()):
         if not (out_dir / "ground_truth.json").is_file():
             raise InstapopError(

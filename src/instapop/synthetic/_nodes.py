@@ -24,6 +24,21 @@ def post_node(post: PostPlan, plan: ProfilePlan) -> dict[str, Any]:
     return build(post, plan)
 
 
+def comments_node(post: PostPlan) -> list[dict[str, Any]]:
+    """What ``--comments`` saves as ``<base>_comments.json``: a list of (up to 3 of the) comments."""
+    return [
+        {
+            "id": post.pk + i,
+            "created_at": post.timestamp + 600 * i,
+            "text": f"comment {i}",
+            "owner": {"id": str(1000 + i), "username": f"fan{i}"},
+            "likes_count": 0,
+            "answers": [],
+        }
+        for i in range(1, min(post.comments, 3) + 1)
+    ]
+
+
 def _owner(plan: ProfilePlan) -> dict[str, Any]:
     return {"id": str(plan.owner_id), "username": plan.username}
 

@@ -390,7 +390,10 @@ def _finalise_posts(
     followers = growth.at(np.array([d.timestamp for d in drafts]))
     por = _popularity(rng, drafts, followers, signal, config)
     bases = [base_name(d.timestamp) for d in drafts]
-    ids = [media_ids(b, len(d.items)) for b, d in zip(bases, drafts, strict=True)]
+    ids = [
+        media_ids(b, len(d.items), numbered_video=_numbered_video(str(shape), d))
+        for b, d, shape in zip(bases, drafts, shapes, strict=True)
+    ]
     posts = []
     for k, draft in enumerate(drafts):
         total = int(round(por[k] * followers[k]))
@@ -490,9 +493,19 @@ def _same_shoot_pairs(drafts: list[_Draft], posts: tuple[PostPlan, ...]) -> tupl
     )
 
 
-def media_ids(base: str, n_items: int) -> list[str]:
-    """Instaloader's file stems: ``<base>`` for a single post, ``<base>_1 ... _N`` for a carousel."""
-    return [base] if n_items == 1 else [f"{base}_{c}" for c in range(1, n_items + 1)]
+def media_ids(base: str, n_items: int, numbered_video: bool = False) -> list[str]:
+    """Instaloader's file stems: ``<base>`` for a single post, ``<base>_1 ... _N`` for a carousel.
+
+    ``numbered_video``: a single video saved as 4.13 does, ``<base>_1.mp4`` (its cover ``<base>_2.jpg``).
+    """
+    if n_items == 1:
+        return [f"{base}_1" if numbered_video else base]
+    return [f"{base}_{c}" for c in range(1, n_items + 1)]
+
+
+def _numbered_video(shape: str, draft: _Draft) -> bool:
+    """Posts in the iPhone shape (Instaloader 4.13) that are one video are saved numbered."""
+    return shape == "iphone" and len(draft.items) == 1 and draft.items[0].kind == "video"
 
 
 def base_name(timestamp: int) -> str:

@@ -14,7 +14,14 @@ from PIL import Image
 from tqdm import tqdm
 
 from instapop.synthetic._draw import render_picture, repost_copy
-from instapop.synthetic._nodes import VERSIONS, envelope, iterator_node, post_node, profile_node
+from instapop.synthetic._nodes import (
+    VERSIONS,
+    comments_node,
+    envelope,
+    iterator_node,
+    post_node,
+    profile_node,
+)
 from instapop.synthetic._plan import ASPECTS, DAY, MediaPlan, PostPlan, ProfilePlan, base_name, iso_time
 from instapop.synthetic._video import ORIGINAL_CRF, REPOST_CRF, VIDEO_SIZES, thumbnail, write_video
 
@@ -35,6 +42,8 @@ def write_posts(
             _write_post_media(post, c, m, profile_dir, video_size, truth) for c, m in enumerate(post.media)
         ]
         written.append(_write_metadata(post, plan, profile_dir))
+        if post.shape == "iphone":  # downloaded logged in, with --comments
+            written.append(write_structure(profile_dir / f"{post.base}_comments.json", comments_node(post)))
         if post.caption:
             written.append(_write_bytes(profile_dir / f"{post.base}.txt", post.caption.encode()))
         for path in written:
@@ -55,7 +64,7 @@ def _write_post_media(
         "child_index": c + 1 if post.is_carousel else 0,
         "repost_of": media.repost_of,
     }
-    jpg = profile_dir / f"{media.media_id}.jpg"
+    jpg = profile_dir / f"{cover_stem(post, media)}.jpg"
     if media.kind == "image":
         picture, entry["box"], quality = _picture(media, profile_dir, truth)
         _save_jpeg(picture, jpg, quality)
@@ -92,6 +101,13 @@ def _write_post_media(
     return main
 
 
+def cover_stem(post: PostPlan, media: MediaPlan) -> str:
+    """The stem of a media item's JPEG: its own, except 4.13's numbered video, whose cover is ``_2``."""
+    if media.kind == "video" and not post.is_carousel and media.media_id != post.base:
+        return f"{post.base}_2"
+    return media.media_id
+
+
 def _picture(
     media: MediaPlan, profile_dir: Path, truth: dict[str, Any]
 ) -> tuple[Image.Image, list[int], int]:
@@ -123,7 +139,7 @@ def _write_metadata(post: PostPlan, plan: ProfilePlan, profile_dir: Path) -> Pat
     )
 
 
-def write_structure(path: Path, structure: dict[str, Any]) -> Path:
+def write_structure(path: Path, structure: Any) -> Path:
     """Save a structure as Instaloader does: compact JSON in ``.json.xz``, indented in ``.json``."""
     if path.name.endswith(".xz"):
         data = lzma.compress(json.dumps(structure, separators=(",", ":")).encode())
@@ -146,12 +162,22 @@ def write_profile_files(plan: ProfilePlan, profile_dir: Path) -> None:
         ): plan.download_time,
         _write_bytes(profile_dir / "id", str(plan.owner_id).encode()): plan.download_time,
     }
+    orphan_time = plan.posts[0].timestamp - 3 * DAY
+    for i, orphan in enumerate(orphan_media(plan), start=1):
+        _save_jpeg(Image.new("RGB", (1080, 1080), (40 * i, 120, 160)), profile_dir / orphan, ORIGINAL_QUALITY)
+        dated[profile_dir / orphan] = orphan_time
     pic_time = plan.download_time - 200 * DAY
     pic = profile_dir / f"{base_name(pic_time)}_profile_pic.jpg"
     _save_jpeg(Image.new("RGB", (320, 320), (196, 84, 40)), pic, ORIGINAL_QUALITY)
     dated[pic] = pic_time
     for path, timestamp in dated.items():
         _set_mtime(path, timestamp)
+
+
+def orphan_media(plan: ProfilePlan) -> list[str]:
+    """Two carousel files of a post without metadata (as in real downloads), dated before the first post."""
+    base = base_name(plan.posts[0].timestamp - 3 * DAY)
+    return [f"{base}_1.jpg", f"{base}_2.jpg"]
 
 
 def write_followers_csv(plan: ProfilePlan, path: Path) -> None:
@@ -177,6 +203,8 @@ def _ground_truth(plan: ProfilePlan, media: dict[str, Any], params: dict[str, An
         "media": media,
         "posts": {p.base: _post_truth(p, wrong) for p in plan.posts},
         "duplicate_pairs": [list(pair) for pair in plan.duplicate_pairs],
+        "orphan_media": orphan_media(plan),
+        "side_files": sorted(f"{p.base}_comments.json" for p in plan.posts if p.shape == "iphone"),
         "same_shoot_pairs": [list(pair) for pair in plan.same_shoot_pairs],
         "wrong_followers": {"start": plan.wrong_start, "end": plan.wrong_end, "factor": plan.wrong_factor},
     }

@@ -29,12 +29,20 @@ function setStatus(text, isError = false) {
 
 // --- model card -------------------------------------------------------------------
 
-function porRange(boundaries, k) {
+function porRange(boundaries, k, name) {
   const fmt = (x) => x.toPrecision(3);
   if (!boundaries || boundaries.length === 0) return "";
-  if (k === 0) return `PoR < ${fmt(boundaries[0])}`;
-  if (k === boundaries.length) return `PoR ≥ ${fmt(boundaries[k - 1])}`;
-  return `${fmt(boundaries[k - 1])} ≤ PoR < ${fmt(boundaries[k])}`;
+  if (k === 0) return `${name} < ${fmt(boundaries[0])}`;
+  if (k === boundaries.length) return `${name} ≥ ${fmt(boundaries[k - 1])}`;
+  return `${fmt(boundaries[k - 1])} ≤ ${name} < ${fmt(boundaries[k])}`;
+}
+
+// The card's target (por, reach-rate, reach) as shown: the paper's name for PoR.
+function targetLabels(target) {
+  if (!target || target.name === "por") {
+    return { name: "PoR", header: "popularity rate (likes + comments per follower)" };
+  }
+  return { name: target.name, header: `${target.name}: ${target.formula}` };
 }
 
 function accuracyText(info) {
@@ -44,7 +52,8 @@ function accuracyText(info) {
   return `${percent(info.cv_accuracy)}${spread}${majority}`;
 }
 
-function mediaSection(mediaType, info, classNames) {
+function mediaSection(mediaType, info, classNames, target) {
+  const labels = targetLabels(target);
   const section = element("section", "media-card");
   section.dataset.mediaType = mediaType;
   section.append(element("h3", "", `${mediaType[0].toUpperCase()}${mediaType.slice(1)}s`));
@@ -53,14 +62,14 @@ function mediaSection(mediaType, info, classNames) {
   section.append(approach, element("p", "", `Cross-validated accuracy: ${accuracyText(info)}.`));
   const table = element("table");
   const head = table.insertRow();
-  head.append(element("th", "", "class"), element("th", "", "popularity rate (likes + comments per follower)"));
+  head.append(element("th", "", "class"), element("th", "", labels.header));
   classNames.forEach((name, k) => {
     const row = table.insertRow();
     const label = element("td");
     const swatch = element("span", "swatch");
     swatch.style.background = `var(--c${k})`;
     label.append(swatch, document.createTextNode(name));
-    row.append(label, element("td", "", porRange(info.boundaries, k)));
+    row.append(label, element("td", "", porRange(info.boundaries, k, labels.name)));
   });
   section.append(table);
   if (info.window && info.window.window_start) {
@@ -83,7 +92,7 @@ async function loadModelCard() {
   card.append(element("p", "muted", `Accuracy from ${protocol.n_splits}-fold cross-validation × ${protocol.n_repeats}` +
     `${protocol.grouped_folds ? ", carousel items kept in one fold" : ""}.`));
   for (const [mediaType, info] of Object.entries(model.media)) {
-    card.append(mediaSection(mediaType, info, model.class_names));
+    card.append(mediaSection(mediaType, info, model.class_names, model.target));
   }
   card.append(element("p", "muted",
     "Classes are relative to this profile's recent posts: a new post must beat the boundaries above."));

@@ -38,16 +38,29 @@ Steps
      them either; a fence at a fixed number of spreads below the median is
      stable and says in numbers why it lies where it lies.
 
-   ``Config.dup_threshold`` (CLI ``--dup-threshold``) overrides the rule, as
-   the paper adjusts its guess after looking at the pairs
-   (``dedup_pairs.png`` shows them).
-3. **Pairs**: every two images closer than or at the threshold. Two videos
-   are duplicates when their thumbnail embeddings are within the same
-   threshold *and* their duration and frame rate match within
-   ``Config.video_duration_tol_s`` and ``Config.video_fps_tol``. The
-   threshold comes from the images (thumbnails are pictures in the same
-   embedding space); from the thumbnails only when a profile has too few
-   images.
+   With verification (``Config.dup_verify``, the default) the same rule with
+   ``k = Config.dup_candidate_k = 0`` is only a *candidate bound*: pairs
+   closer than the median NN distance, where one is among the other's
+   ``Config.dup_candidate_neighbours`` nearest. Embedding distance cannot
+   tell a re-crop of one photograph from a similar photograph (on the
+   development profile a repost sits at 7.66 and the next day's different
+   selfie at 7.78), so the pictures decide. ``Config.dup_threshold`` (CLI
+   ``--dup-threshold``) replaces the bound (every pair within it is a
+   candidate), or, without verification, the threshold, as the paper adjusts
+   its guess after looking at the pairs (``dedup_pairs.png`` shows them).
+3. **Candidates and verification** (:mod:`instapop.dedup.verify`): the pairs
+   within the bound, plus pictures shown inside a frame (a border, a phone
+   screenshot) paired with the picture their content resembles most, whose
+   embedding is far (:func:`~instapop.dedup.verify.framed_candidates`). Each
+   pair is a duplicate when the two files show the same photograph: one
+   geometric map, nothing that moved, the pixels agreeing (see that module).
+   Two videos are candidates when their thumbnail embeddings are within the
+   bound *and* their duration and frame rate match within
+   ``Config.video_duration_tol_s`` and ``Config.video_fps_tol``; their
+   thumbnails are verified. The bound comes from the images (thumbnails are
+   pictures in the same embedding space); from the thumbnails only when a
+   profile has too few images. Every candidate is kept with its evidence in
+   ``dedup.json``.
 4. **Conflicts** (:func:`resolve_conflicts`, pure). The paper: when the two
    copies' classes differ a single post beats a carousel (a carousel's likes
    are shared by all its media, so its label speaks less for any one of
@@ -58,7 +71,7 @@ Steps
    whether the classes differed.
 
    Groups of more than two copies are resolved greedily in that order: the
-   best item is kept and every item within the threshold of it is removed
+   best item is kept and every verified duplicate of it is removed
    with it as partner; then the best remaining item, and so on. So no two
    kept items are duplicates of each other, and a chain A~B~C whose ends are
    not duplicates keeps A and C and removes only B.
@@ -69,6 +82,7 @@ Steps
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterator, Sequence
@@ -82,6 +96,7 @@ from PIL import Image, ImageDraw, ImageOps
 from tqdm import tqdm
 
 from instapop.config import Config
+from instapop.dedup.verify import framed_candidates, verify_pairs
 from instapop.errors import BadInputError, InstapopError
 
 if TYPE_CHECKING:
@@ -97,6 +112,11 @@ REASON_UNIQUE = "no duplicate"
 REASON_EXCLUDED = "excluded by user"
 REASON_NO_FEATURES = "not checked: no embedding (see the failed list of features/)"
 TABLE_COLUMNS = ["media_id", "media_type", "kept", "reason", "partner", "distance"]
+EVIDENCE_COLUMNS = ["matches", "inliers", "second", "contained", "anisotropy", "agreement"]
+# A candidate pair: the two ids, their embedding distance, where the pair came from ("embedding":
+# near neighbours; "frame": a picture inside a border or a screenshot), the verdict and its evidence.
+CANDIDATE_COLUMNS = ["a", "b", "distance", "source", "same", "why", *EVIDENCE_COLUMNS]
+TABLE_EVIDENCE = ["inliers", "contained", "agreement"]  # of the pair that removed an item, in dedup.csv
 RESOLVE_REQUIRED = ("media_id", "timestamp", "is_carousel")
 
 
@@ -237,6 +257,31 @@ def _attributes_match(
     # NaN compares False, so an unknown duration or fps never makes a pair.
     close = np.abs(values[row_idx] - values[col_idx]) <= tol
     return row_idx[close], col_idx[close]
+
+
+def nearest_neighbour_indices(vectors: np.ndarray, k: int, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+    """Row indices of each row's ``k`` nearest *other* rows (Euclidean), shape (n, min(k, n - 1))."""
+    matrix = _as_matrix(vectors)
+    k = max(0, min(k, len(matrix) - 1))
+    indices = np.empty((len(matrix), k), dtype=np.int64)
+    if k == 0:
+        return indices
+    for rows, block in _distance_chunks(matrix, chunk_rows, "nearest neighbours"):
+        local = np.arange(block.shape[0])
+        block[local, local + rows.start] = np.inf
+        indices[rows] = np.argpartition(block, k - 1, axis=1)[:, :k]
+    return indices
+
+
+def among_nearest(pairs: pd.DataFrame, ids: Sequence[str], vectors: np.ndarray, k: int) -> pd.DataFrame:
+    """The pairs in which one item is among the other's ``k`` nearest neighbours."""
+    if pairs.empty:
+        return pairs
+    ids = [str(i) for i in ids]
+    nearest = nearest_neighbour_indices(vectors, k)
+    close = {(ids[i], ids[j]) for i in range(len(ids)) for j in nearest[i]}
+    keep = [(a, b) in close or (b, a) in close for a, b in zip(pairs["a"], pairs["b"], strict=True)]
+    return pairs[keep].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- threshold
@@ -401,6 +446,10 @@ def _no_pairs() -> pd.DataFrame:
     return pd.DataFrame({"a": pd.Series([], dtype=str), "b": pd.Series([], dtype=str), "distance": []})
 
 
+def _no_candidates() -> pd.DataFrame:
+    return _no_pairs().reindex(columns=CANDIDATE_COLUMNS)
+
+
 @dataclass
 class DedupResult:
     """The kept/removed table and everything needed to check it by eye.
@@ -408,41 +457,51 @@ class DedupResult:
     Attributes
     ----------
     table : DataFrame
-        ``media_id, media_type, kept, reason, partner, distance`` for every media item.
+        ``media_id, media_type, kept, reason, partner, distance`` and the evidence of the
+        pair (``inliers, contained, agreement``) for every media item.
     threshold : ThresholdChoice
-        The distance used and why.
+        The candidate bound (or, without verification, the duplicate threshold) and why.
     nn_distances : ndarray
         Each checked image's distance to its nearest other image (the histogram).
     pairs : DataFrame
-        All duplicate pairs found (``a, b, distance``), images and videos.
+        The duplicate pairs (``a, b, distance`` and evidence), images and videos.
+    candidates : DataFrame
+        Every candidate pair (:data:`CANDIDATE_COLUMNS`): where it came from, the verdict and its evidence.
     pictures : dict
         media_id -> picture file to show (the image, or a video's thumbnail).
     unmatched_exclusions : list of str
         Exclusion entries that named no media item.
     max_sheet_pairs : int
-        Most removed pairs drawn in ``dedup_pairs.png``.
+        Most pairs drawn in each part of ``dedup_pairs.png``.
+    verified : bool
+        Whether candidates were verified by the pictures (``Config.dup_verify``).
     """
 
     table: pd.DataFrame
     threshold: ThresholdChoice
     nn_distances: np.ndarray
     pairs: pd.DataFrame = field(default_factory=_no_pairs)
+    candidates: pd.DataFrame = field(default_factory=_no_candidates)
     pictures: dict[str, str] = field(default_factory=dict)
     unmatched_exclusions: list[str] = field(default_factory=list)
     max_sheet_pairs: int = Config.dup_sheet_max_pairs
+    verified: bool = True
 
     def summary(self) -> dict:
-        """Counts and the threshold, as written to ``dedup.json``."""
+        """Counts, the bound, and every candidate pair with its evidence, as written to ``dedup.json``."""
         table = self.table
         removed = table[~table["kept"]]
         duplicates = removed[removed["reason"] != REASON_EXCLUDED]
         nn = self.nn_distances
+        candidates = self.candidates.astype(object).where(self.candidates.notna(), None)
         return {
             "threshold": self.threshold.value,
             "rule": self.threshold.rule,
+            "verified_by_pictures": self.verified,
             "median_nn_distance": float(np.median(nn)) if len(nn) else None,
             "n_media": int(len(table)),
             "n_checked": int((~table["reason"].isin([REASON_NO_FEATURES, REASON_EXCLUDED])).sum()),
+            "n_candidates": int(len(self.candidates)),
             "n_pairs": int(len(self.pairs)),
             "n_removed": int(len(removed)),
             "n_removed_duplicates": {
@@ -451,6 +510,7 @@ class DedupResult:
             "n_excluded": int((removed["reason"] == REASON_EXCLUDED).sum()),
             "n_kept": int(table["kept"].sum()),
             "unmatched_exclusions": list(self.unmatched_exclusions),
+            "candidates": candidates.to_dict(orient="records"),
         }
 
     def describe(self) -> str:
@@ -463,17 +523,28 @@ class DedupResult:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.table.to_csv(run_dir / "dedup.csv", index=False)
         (run_dir / "dedup.json").write_text(json.dumps(self.summary(), indent=2))
-        plot_nn_histogram(self.nn_distances, self.threshold, run_dir / "dedup_hist.png")
+        label = "candidate bound" if self.verified else "threshold"
+        plot_nn_histogram(self.nn_distances, self.threshold, run_dir / "dedup_hist.png", label)
         removed = self.table[~self.table["kept"] & (self.table["partner"] != "")]
-        contact_sheet(removed, self.pictures, run_dir / "dedup_pairs.png", max_pairs=self.max_sheet_pairs)
+        rejected = self.candidates[~self.candidates["same"].astype(bool)]
+        contact_sheet(
+            removed,
+            self.pictures,
+            run_dir / "dedup_pairs.png",
+            max_pairs=self.max_sheet_pairs,
+            rejected=rejected,
+        )
 
 
 def describe_summary(summary: dict) -> str:
     """A few lines for a person from a ``dedup.json`` summary."""
     dup = summary["n_removed_duplicates"]
     lines = [
-        f"threshold {summary['threshold']:.3f}: {summary['rule']}",
-        f"checked {summary['n_checked']} of {summary['n_media']} media, {summary['n_pairs']} duplicate pairs",
+        f"{'candidate bound' if summary.get('verified_by_pictures') else 'threshold'} "
+        f"{summary['threshold']:.3f}: {summary['rule']}",
+        f"checked {summary['n_checked']} of {summary['n_media']} media: {summary.get('n_candidates', 0)} "
+        f"candidate pairs, {summary['n_pairs']} duplicate pairs"
+        + (" (verified by the pictures)" if summary.get("verified_by_pictures") else ""),
         f"removed {dup['image']} images and {dup['video']} videos as duplicates, "
         f"{summary['n_excluded']} excluded by user; kept {summary['n_kept']}",
     ]
@@ -515,14 +586,16 @@ def _video_attributes(features: FeatureSet, ids: list[str]) -> tuple[np.ndarray,
 
 
 def _choose_threshold(config: Config, image_nn: np.ndarray, thumb_vectors: np.ndarray) -> ThresholdChoice:
+    """The user's distance, else the automatic fence: loose for candidates, strict without verification."""
     if config.dup_threshold is not None:
         return ThresholdChoice(float(config.dup_threshold), f"set by the user: {config.dup_threshold:g}")
+    k = config.dup_candidate_k if config.dup_verify else config.dup_outlier_k
     distances = image_nn
     source = "images"
     if len(distances) < MIN_ITEMS_FOR_AUTO and len(thumb_vectors) >= 2:
         distances, source = nearest_neighbour_distances(thumb_vectors)[0], "video thumbnails"
     try:
-        choice = auto_threshold(distances, k=config.dup_outlier_k)
+        choice = auto_threshold(distances, k=k)
     except BadInputError as err:
         log.warning("%s; only exact copies (distance 0) count as duplicates", err)
         return ThresholdChoice(0.0, f"too few items for the automatic rule ({err}); exact copies only")
@@ -542,7 +615,8 @@ def deduplicate(
     features : FeatureSet
         Embeddings: clean image views (view 0) and video thumbnails.
     config : Config
-        ``dup_threshold`` (None: automatic), ``dup_outlier_k``,
+        ``dup_threshold`` (None: automatic), ``dup_verify``, ``dup_candidate_k``,
+        ``dup_candidate_neighbours``, ``dup_outlier_k``, the ``verify_*`` settings,
         ``video_duration_tol_s``, ``video_fps_tol``, ``dup_sheet_max_pairs``.
     exclude : list of str, optional
         Media ids or file paths a person wants out (logos, product sheets).
@@ -556,6 +630,7 @@ def deduplicate(
     excluded, unmatched = match_exclusions(media, exclude or [])
     checked = media[~media["media_id"].isin(excluded)]
     present = set(checked["media_id"])
+    pictures = _pictures(media)
 
     image_rows = [i for i, m in enumerate(features.image_ids) if m in present]
     image_ids = [features.image_ids[i] for i in image_rows]
@@ -566,37 +641,85 @@ def deduplicate(
 
     image_nn = nearest_neighbour_distances(image_vectors)[0] if len(image_ids) >= 2 else np.empty(0)
     threshold = _choose_threshold(config, image_nn, thumb_vectors)
-    log.info("duplicate threshold %.3f: %s", threshold.value, threshold.rule)
+    log.info(
+        "duplicate %s %.3f: %s",
+        "candidate bound" if config.dup_verify else "threshold",
+        threshold.value,
+        threshold.rule,
+    )
 
     found = []
     if len(image_ids) >= 2:
-        found.append(find_duplicate_pairs(image_ids, image_vectors, threshold.value))
+        found.append(_embedding_candidates(image_ids, image_vectors, threshold.value, config))
+        if config.dup_verify:
+            framed = framed_candidates({m: pictures[m] for m in image_ids}, config)
+            found.append(_with_distances(framed, image_ids, image_vectors, "frame"))
     if len(video_ids) >= 2:
         durations, fps = _video_attributes(features, video_ids)
-        tolerances = {"duration_tol": config.video_duration_tol_s, "fps_tol": config.video_fps_tol}
-        found.append(
-            find_duplicate_pairs(
-                video_ids, thumb_vectors, threshold.value, durations=durations, fps=fps, **tolerances
-            )
-        )
-    found = [p for p in found if len(p)]
-    all_pairs = pd.concat(found, ignore_index=True) if found else _no_pairs()
+        attributes = {"durations": durations, "fps": fps}
+        found.append(_embedding_candidates(video_ids, thumb_vectors, threshold.value, config, **attributes))
+    candidates = _judged(_unique_pairs([f for f in found if len(f)]), pictures, config)
+    duplicates = candidates[candidates["same"].astype(bool)].reset_index(drop=True)
 
-    resolved = resolve_conflicts(all_pairs, checked)
-    table = _assemble_table(media, resolved, excluded, set(image_ids + video_ids))
+    resolved = resolve_conflicts(duplicates, checked)
+    table = _assemble_table(media, resolved, excluded, set(image_ids + video_ids), duplicates)
     return DedupResult(
         table=table,
         threshold=threshold,
         nn_distances=image_nn,
-        pairs=all_pairs,
-        pictures=_pictures(media),
+        pairs=duplicates[["a", "b", "distance", *EVIDENCE_COLUMNS]],
+        candidates=candidates,
+        pictures=pictures,
         unmatched_exclusions=unmatched,
         max_sheet_pairs=config.dup_sheet_max_pairs,
+        verified=config.dup_verify,
     )
 
 
+def _embedding_candidates(
+    ids: list[str], vectors: np.ndarray, bound: float, config: Config, **attributes: np.ndarray
+) -> pd.DataFrame:
+    """Pairs within ``bound``; under the automatic bound with verification, only near neighbours."""
+    tolerances = {"duration_tol": config.video_duration_tol_s, "fps_tol": config.video_fps_tol}
+    pairs = find_duplicate_pairs(ids, vectors, bound, **attributes, **(tolerances if attributes else {}))
+    if config.dup_verify and config.dup_threshold is None:
+        pairs = among_nearest(pairs, ids, vectors, config.dup_candidate_neighbours)
+    return pairs.assign(source="embedding")
+
+
+def _with_distances(
+    pairs: list[tuple[str, str]], ids: list[str], vectors: np.ndarray, source: str
+) -> pd.DataFrame:
+    row = {m: i for i, m in enumerate(ids)}
+    distances = [float(np.linalg.norm(vectors[row[a]] - vectors[row[b]])) for a, b in pairs]
+    return pd.DataFrame(
+        {"a": [a for a, _ in pairs], "b": [b for _, b in pairs], "distance": distances, "source": source}
+    )
+
+
+def _unique_pairs(found: list[pd.DataFrame]) -> pd.DataFrame:
+    """All candidate pairs once (the first source that found a pair names it), closest first."""
+    if not found:
+        return _no_pairs().assign(source=pd.Series([], dtype=str))
+    pairs = pd.concat(found, ignore_index=True)
+    key = [frozenset(p) for p in zip(pairs["a"], pairs["b"], strict=True)]
+    pairs = pairs[~pd.Series(key).duplicated().to_numpy()]
+    return pairs.sort_values(["distance", "a", "b"], kind="mergesort").reset_index(drop=True)
+
+
+def _judged(pairs: pd.DataFrame, pictures: dict[str, str], config: Config) -> pd.DataFrame:
+    """The candidate pairs with the verdict and its evidence (without verification: all are duplicates)."""
+    if not config.dup_verify:
+        judged = pairs.assign(same=True, why="within the threshold (not verified by the pictures)")
+        return judged.reindex(columns=CANDIDATE_COLUMNS)
+    verdicts = verify_pairs(list(zip(pairs["a"], pairs["b"], strict=True)), pictures, config)
+    evidence = pd.DataFrame([dataclasses.asdict(v.evidence) for v in verdicts], columns=EVIDENCE_COLUMNS)
+    judged = pairs.assign(same=[v.same for v in verdicts], why=[v.why for v in verdicts])
+    return pd.concat([judged.reset_index(drop=True), evidence], axis=1).reindex(columns=CANDIDATE_COLUMNS)
+
+
 def _assemble_table(
-    media: pd.DataFrame, resolved: pd.DataFrame, excluded: set[str], embedded: set[str]
+    media: pd.DataFrame, resolved: pd.DataFrame, excluded: set[str], embedded: set[str], pairs: pd.DataFrame
 ) -> pd.DataFrame:
     """All media in ``media``'s order: the resolved rows, the excluded ones and those without features."""
     table = resolved.set_index("media_id")
@@ -615,7 +738,18 @@ def _assemble_table(
     full = pd.concat(frames) if frames else table
     full = full.reindex(media["media_id"]).reset_index()
     full["kept"] = full["kept"].astype(bool)
-    return full[TABLE_COLUMNS]
+    evidence = {
+        frozenset(k): v
+        for k, v in zip(
+            zip(pairs["a"], pairs["b"], strict=True), pairs[TABLE_EVIDENCE].to_numpy(float), strict=True
+        )
+    }
+    blank = np.full(len(TABLE_EVIDENCE), np.nan)
+    rows = [
+        evidence.get(frozenset((m, p)), blank) for m, p in zip(full["media_id"], full["partner"], strict=True)
+    ]
+    full[TABLE_EVIDENCE] = np.array(rows).reshape(len(full), len(TABLE_EVIDENCE))
+    return full[TABLE_COLUMNS + TABLE_EVIDENCE]
 
 
 def _pictures(media: pd.DataFrame) -> dict[str, str]:
@@ -651,8 +785,10 @@ def removed_ids(table: pd.DataFrame) -> set[str]:
 # --------------------------------------------------------------------------- figures
 
 
-def plot_nn_histogram(nn_distances: np.ndarray, threshold: ThresholdChoice, path: Path) -> None:
-    """Histogram of nearest-neighbour distances with the threshold line (paper Fig. 3a)."""
+def plot_nn_histogram(
+    nn_distances: np.ndarray, threshold: ThresholdChoice, path: Path, label: str = "threshold"
+) -> None:
+    """Histogram of nearest-neighbour distances with the threshold or candidate bound (paper Fig. 3a)."""
     from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas on save
 
     fig = Figure(figsize=(7, 4), dpi=110)
@@ -662,9 +798,9 @@ def plot_nn_histogram(nn_distances: np.ndarray, threshold: ThresholdChoice, path
         ax.hist(distances, bins=min(60, max(10, len(distances) // 4)), color="#7a9cc6", edgecolor="white")
         median = float(np.median(distances))
         ax.axvline(median, color="grey", linestyle=":", label=f"median {median:.2f}")
-    ax.axvline(threshold.value, color="#c0392b", linewidth=2, label=f"threshold {threshold.value:.2f}")
+    ax.axvline(threshold.value, color="#c0392b", linewidth=2, label=f"{label} {threshold.value:.2f}")
     n_below = int((distances <= threshold.value).sum())
-    ax.set_title(f"Nearest-neighbour distance per image ({n_below} of {len(distances)} within threshold)")
+    ax.set_title(f"Nearest-neighbour distance per image ({n_below} of {len(distances)} within the {label})")
     ax.set_xlabel("Euclidean distance to the closest other image")
     ax.set_ylabel("images")
     ax.legend()
@@ -673,7 +809,8 @@ def plot_nn_histogram(nn_distances: np.ndarray, threshold: ThresholdChoice, path
 
 
 SHEET_TILE = 160  # pixels per picture in the contact sheet
-SHEET_CAPTION = 34  # pixels of caption under each pair: the two ids, then the distance
+SHEET_CAPTION = 46  # pixels of caption under each pair: the two ids, the distance, the evidence
+SHEET_HEADER = 24  # pixels of a part's title
 
 
 def _tile(path: str) -> Image.Image:
@@ -690,36 +827,81 @@ def _tile(path: str) -> Image.Image:
         return tile
 
 
-def contact_sheet(removed: pd.DataFrame, pictures: dict[str, str], path: Path, max_pairs: int) -> None:
-    """Removed items beside the copy that was kept, closest pairs first, at most ``max_pairs``.
+def _evidence_line(row) -> str:
+    """'503 inliers, 100% agree' for a verified pair; empty without evidence."""
+    inliers, agreement = getattr(row, "inliers", np.nan), getattr(row, "agreement", np.nan)
+    if pd.isna(inliers):
+        return ""
+    return f"{int(inliers)} inliers" + ("" if pd.isna(agreement) else f", {agreement:.0%} agree")
+
+
+def contact_sheet(
+    removed: pd.DataFrame,
+    pictures: dict[str, str],
+    path: Path,
+    max_pairs: int,
+    rejected: pd.DataFrame | None = None,
+) -> None:
+    """Removed items beside the kept copy and, apart, the near candidates the verification rejected.
 
     Parameters
     ----------
     removed : DataFrame
-        Rows of the dedup table with a partner (``media_id``, ``partner``, ``distance``).
+        Rows of the dedup table with a partner (``media_id``, ``partner``, ``distance``;
+        ``inliers``, ``agreement`` when verified).
     pictures : dict
         media_id -> picture file.
     path : Path
         PNG to write.
     max_pairs : int
-        Cap on pairs drawn; the title says how many were left out.
+        Cap on pairs drawn in each part, closest first; the titles say how many were left out.
+    rejected : DataFrame, optional
+        Candidate pairs judged different (``a``, ``b``, ``distance``, ``why`` and the evidence).
     """
-    shown = removed.sort_values(["distance", "media_id"], kind="mergesort").head(max_pairs)
-    columns = 2 if len(shown) > 6 else 1  # two pairs per row keep a long sheet readable
-    rows = max(1, -(-len(shown) // columns))
+    removed_shown = removed.sort_values(["distance", "media_id"], kind="mergesort").head(max_pairs)
+    removed_pairs = [
+        (r.partner, r.media_id, f"distance {r.distance:.2f}", _evidence_line(r))
+        for r in removed_shown.itertuples()
+    ]
+    rejected = rejected if rejected is not None else pd.DataFrame(columns=["a", "b", "distance", "why"])
+    rejected_shown = rejected.sort_values(["distance", "a", "b"], kind="mergesort").head(max_pairs)
+    rejected_pairs = [
+        (r.a, r.b, f"distance {r.distance:.2f}: {r.why}", _evidence_line(r))
+        for r in rejected_shown.itertuples()
+    ]
+    parts = [
+        (
+            f"removed: kept (left) | removed (right), {len(removed_shown)} pairs",
+            removed_pairs,
+            len(removed),
+            "no duplicates removed",
+        ),
+        (
+            f"rejected near candidates, not the same photograph: {len(rejected_shown)} pairs",
+            rejected_pairs,
+            len(rejected),
+            "no candidate rejected",
+        ),
+    ]
+    columns = 2 if max(len(removed_pairs), len(rejected_pairs)) > 6 else 1  # two pairs a row: shorter sheet
     pair_w, pair_h = 2 * SHEET_TILE + 10, SHEET_TILE + SHEET_CAPTION
-    header = 24
-    sheet = Image.new("RGB", (columns * (pair_w + 20), header + rows * pair_h), (255, 255, 255))
+    heights = [SHEET_HEADER + max(1, -(-len(shown) // columns)) * pair_h for _, shown, _, _ in parts]
+    width = max(columns * (pair_w + 20), 2 * (pair_w + 20))
+    sheet = Image.new("RGB", (width, sum(heights) + 10), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    left_out = len(removed) - len(shown)
-    title = f"kept (left) | removed (right): {len(shown)} pairs"
-    title += f", {left_out} more not shown" if left_out else ""
-    draw.text((6, 6), title if len(shown) else "no duplicates removed", fill=(0, 0, 0))
-    for n, row in enumerate(shown.itertuples(index=False)):
-        x, y = (n % columns) * (pair_w + 20), header + (n // columns) * pair_h
-        sheet.paste(_tile(pictures.get(row.partner, "")), (x, y))
-        sheet.paste(_tile(pictures.get(row.media_id, "")), (x + SHEET_TILE + 10, y))
-        draw.text((x + 2, y + SHEET_TILE + 2), row.partner, fill=(0, 0, 0))
-        draw.text((x + SHEET_TILE + 12, y + SHEET_TILE + 2), row.media_id, fill=(160, 0, 0))
-        draw.text((x + 2, y + SHEET_TILE + 15), f"distance {row.distance:.2f}", fill=(90, 90, 90))
+    top = 0
+    for (title, shown, total, empty), height in zip(parts, heights, strict=True):
+        left_out = total - len(shown)
+        title += f", {left_out} more not shown" if left_out else ""
+        draw.text((6, top + 6), title if shown else empty, fill=(0, 0, 0))
+        for n, (left, right, line1, line2) in enumerate(shown):
+            x, y = (n % columns) * (pair_w + 20), top + SHEET_HEADER + (n // columns) * pair_h
+            sheet.paste(_tile(pictures.get(left, "")), (x, y))
+            sheet.paste(_tile(pictures.get(right, "")), (x + SHEET_TILE + 10, y))
+            draw.text((x + 2, y + SHEET_TILE + 2), left, fill=(0, 0, 0))
+            draw.text((x + SHEET_TILE + 12, y + SHEET_TILE + 2), right, fill=(160, 0, 0))
+            draw.text((x + 2, y + SHEET_TILE + 15), line1[:60], fill=(90, 90, 90))
+            draw.text((x + 2, y + SHEET_TILE + 28), line2, fill=(90, 90, 90))
+        top += height
+        draw.line([(0, top + 4), (width, top + 4)], fill=(120, 120, 120), width=2)
     sheet.save(path)
