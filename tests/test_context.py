@@ -278,3 +278,18 @@ def test_a_planned_saturday_outscores_a_wednesday_for_the_same_picture(
     assert saturday.picture == pytest.approx(wednesday.picture)
     assert saturday.score - wednesday.score == pytest.approx(saturday.context - wednesday.context)
     assert saturday.score > wednesday.score + 0.05
+
+
+def test_cli_ingest_writes_context_csv_too(make_profile, tmp_path):
+    from typer.testing import CliRunner
+
+    from instapop.cli import app
+    from instapop.ingest import load_media
+
+    profile = make_profile()
+    args = ["ingest", str(profile.profile_dir), "--followers", str(profile.followers_csv)]
+    args += ["--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "context.csv", dtype={"media_id": str}, index_col="media_id")
+    assert list(written.index) == list(load_media(tmp_path)["media_id"])

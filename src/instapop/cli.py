@@ -162,6 +162,7 @@ def ingest(
 
     Example: instapop ingest export.csv --media brand_files --timezone Europe/Rome --out run
     """
+    from instapop.context import write_context
     from instapop.ingest import ingest_profile
 
     config = Config(
@@ -173,6 +174,7 @@ def ingest(
         export = _export_options(media, media_map, timezone, date_order)
         result = ingest_profile(profile_dir, followers or [], config, followers_date, export, target)
         result.write(out)
+        write_context(out)
     except InstapopError as err:
         _fail(err)
     summary = result.summary()
