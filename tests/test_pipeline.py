@@ -104,7 +104,10 @@ def test_a_profile_too_small_to_validate_still_gets_a_report_saying_why(
     assert not (run_dir / "model").exists() and result.report == run_dir / "report.html"
     report = result.report.read_text()
     assert "The train stage did not run (skipped: no image model" in report
-    assert "Not validated (images, N = 2: image model, baseline: most common class" in report
+    assert (
+        "Not validated (images, N = 2: image model, ranker: picture + context, baseline: most common class"
+        in report
+    )
 
 
 def test_when_every_embedding_fails_the_run_goes_on_and_says_so(make_profile, tmp_path: Path) -> None:
