@@ -273,6 +273,15 @@ def _read_marker(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def _study_cpus(config: Config, n_studies: int, cpus: int) -> int:
+    """CPUs of each study task: ``batch_worker_cpus``, or an equal share of the cluster when there are
+    fewer studies than CPUs (one profile gets every core), never more than the largest node has."""
+    import ray
+
+    node_cpus = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]), default=1)
+    return int(max(config.batch_worker_cpus, min(cpus // max(1, n_studies), node_cpus)))
+
+
 class _Batch:
     """One batch's folders, settings and progress; each phase is a method."""
 
@@ -356,23 +365,26 @@ class _Batch:
             for actor in actors:  # give their CPUs back to the study tasks
                 ray.kill(actor)
 
-    def study(self, profiles: list[BatchProfile], outcomes: dict[str, ProfileOutcome]) -> None:
+    def study(self, profiles: list[BatchProfile], outcomes: dict[str, ProfileOutcome], cpus: int) -> None:
         """Run each profile's study, except those an earlier batch finished on the same inputs."""
         import ray
 
-        task = ray.remote(study_profile_task).options(num_cpus=self.config.batch_worker_cpus)
-        refs = {}
+        todo = []
         for profile in profiles:
             marker = self.profile_marker_dir / f"{profile.name}.json"
             fingerprint = _fingerprint(self.run_dir(profile), self.config)
             previous = _read_marker(marker)
             if previous is not None and previous.get("fingerprint") == fingerprint:
                 self._record(outcomes[profile.name], previous, "reused")
-                continue
-            run_dir = self.run_dir(profile)
-            refs[task.remote(profile, run_dir, self.config, self.cache_dir, marker, fingerprint)] = (
+            else:
+                todo.append((profile, marker, fingerprint))
+        task = ray.remote(study_profile_task).options(num_cpus=_study_cpus(self.config, len(todo), cpus))
+        refs = {
+            task.remote(profile, self.run_dir(profile), self.config, self.cache_dir, marker, fingerprint): (
                 profile.name
             )
+            for profile, marker, fingerprint in todo
+        }
         with self._bar(len(refs), "profile", "studies") as bar:
             for name, record in _gathered(refs):
                 self._record(outcomes[name], record, "done")
@@ -434,7 +446,7 @@ def run_batch(
         batch.embed(readable, cluster_cpus)
         batch.stats["embed_seconds"] = round(time.perf_counter() - embed_start, 2)
         announce("[3/3] studies")
-        batch.study(readable, outcomes)
+        batch.study(readable, outcomes, cluster_cpus)
     batch.stats["seconds"] = round(time.perf_counter() - start, 2)
     result = BatchResult(out_dir, [outcomes[p.name] for p in profiles], batch.stats)
     _write_summary(result)
