@@ -20,12 +20,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from instapop.config import PAPER, Config
+from instapop.config import PAPER, Config, start_run_config
 from instapop.embed.cache import default_cache_dir, write_atomically
 from instapop.errors import InstapopError
 from instapop.sources.matching import ExportOptions
+
+if TYPE_CHECKING:
+    from instapop.ingest import IngestResult
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +139,20 @@ def ingest_stage(
     followers_date: str | None = None,
     export: ExportOptions | None = None,
     target: str | None = None,
-) -> None:
-    """Read the profile and follower history; write the labelled media table."""
+) -> IngestResult:
+    """Read the profile and follower history; write the labelled media table and the run's settings.
+
+    The first stage: ``config`` becomes the run folder's ``config.json``, which every later
+    stage starts from (:func:`instapop.config.load_run_config`).
+    """
     from instapop.context import write_context
     from instapop.ingest import ingest_profile
 
     result = ingest_profile(profile_dir, followers, config, followers_date, export=export, target=target)
+    start_run_config(run_dir, config)
     result.write(run_dir)
     write_context(run_dir)
+    return result
 
 
 def embed_stage(run_dir: Path, config: Config, cache_dir: Path, progress: bool = True) -> None:
@@ -243,7 +252,6 @@ def run_study(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    config.save(run_dir / "config.json")
     stages = _Stages(run_dir, announce)
 
     def ingest() -> None:

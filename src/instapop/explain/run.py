@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from instapop.config import Config
+from instapop.config import Config, load_run_config
 from instapop.errors import InstapopError
 from instapop.explain.gradcam import GradCam, class_evidence, gradcam, overlay
 from instapop.explain.tsne import find_regions, tsne_map
@@ -323,12 +323,6 @@ def _inputs_newer_than(path: Path, run_dir: Path) -> bool:
     return newest > path.stat().st_mtime
 
 
-def run_config(run_dir: Path) -> Config:
-    """The run's ``config.json`` (written by ``instapop run``), or the paper's defaults."""
-    path = Path(run_dir) / "config.json"
-    return Config.load(path) if path.exists() else Config()
-
-
 def explain_if_missing(run_dir: Path, progress: bool = True) -> Path | None:
     """Run :func:`explain_run` with the run's config when ``explain.json`` is missing or stale.
 
@@ -347,4 +341,4 @@ def explain_if_missing(run_dir: Path, progress: bool = True) -> Path | None:
         return None
     if path.exists() and not _inputs_newer_than(path, run_dir):
         return path
-    return explain_run(run_dir, run_config(run_dir), progress=progress)
+    return explain_run(run_dir, load_run_config(run_dir), progress=progress)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from instapop.config import Config
+from instapop.config import Config, load_run_config
 from instapop.errors import InstapopError
 
 log = logging.getLogger(__name__)
@@ -124,8 +124,7 @@ def load_run(run_dir: Path) -> RunFiles:
     RunFiles; a file that exists but cannot be read is listed in ``problems`` rather than raised.
     """
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    run = RunFiles(run_dir, Config.load(config_path) if config_path.exists() else Config())
+    run = RunFiles(run_dir, load_run_config(run_dir))
     for name, reader, attribute in (
         ("media.csv", _media, "media"),
         ("excluded.csv", _csv, "excluded"),
