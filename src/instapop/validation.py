@@ -60,6 +60,7 @@ from tqdm.auto import tqdm
 
 from instapop import __version__
 from instapop.config import Config
+from instapop.cv_rows import CVRow, MeanStd
 from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
 from instapop.embed.cache import cache_key, write_atomically
 from instapop.errors import InstapopError
@@ -257,13 +258,17 @@ def summarise(job: Job, outcome: Outcome, items: MediaSet, folds: np.ndarray) ->
         for r in range(len(folds))
     ]
     fold_numbers = _fold_numbers(outcome, outcome.probs, labels, folds, job.split)
-    row = {"media": job.media, "approach": job.approach, "n_classes": job.n_classes, "n_items": len(items)}
-    row |= {key: _mean_std([r[key] for r in repeats]) for key in repeats[0]}
-    row["repeats"] = repeats
-    row["folds"] = fold_numbers
-    # out-of-fold predictions, for cv_predictions.csv (not kept in cv_results.json)
-    row["predictions"] = {"score": scores.tolist(), "predicted": outcome.probs.argmax(axis=2).tolist()}
-    return row
+    return CVRow(
+        job.media,
+        job.approach,
+        job.n_classes,
+        len(items),
+        metrics={key: MeanStd(**_mean_std([r[key] for r in repeats])) for key in repeats[0]},
+        repeats=repeats,
+        folds=fold_numbers,
+        # out-of-fold predictions, for cv_predictions.csv (not kept in cv_results.json)
+        predictions={"score": scores.tolist(), "predicted": outcome.probs.argmax(axis=2).tolist()},
+    ).to_dict()
 
 
 # --------------------------------------------------------------------------- the protocol
@@ -324,13 +329,7 @@ class Job:
 
 def skipped_row(media: str, approach: str, n_classes: int, n_items: int, reason: str) -> dict[str, Any]:
     """The table row of an approach that could not run: no metrics, the reason under ``skipped``."""
-    return {
-        "media": media,
-        "approach": approach,
-        "n_classes": n_classes,
-        "n_items": n_items,
-        "skipped": reason,
-    }
+    return CVRow(media, approach, n_classes, n_items, skipped=reason).to_dict()
 
 
 def _entries(data: Dataset, plans: dict[str, MediaPlan], config: Config, n: int) -> list[Job | dict]:
