@@ -9,7 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from instapop.cli import app
-from instapop.config import OVERRIDES_FILE, Config, load_run_config, start_run_config, update_run_config
+from instapop.config import Config, load_run_config, start_run_config, update_run_config
+from instapop.runfolder import RunFolder
 
 
 def test_ingest_settings_reach_a_later_evaluate_and_its_overrides_are_logged(
@@ -32,7 +33,7 @@ def test_ingest_settings_reach_a_later_evaluate_and_its_overrides_are_logged(
     cv = json.loads((run_dir / "cv_results.json").read_text())
     assert {row["n_classes"] for row in cv["rows"]} == {4}
     assert cv["config"]["window_days"] == 40 and cv["config"]["n_splits"] == 2
-    assert json.loads((run_dir / OVERRIDES_FILE).read_text()) == [
+    assert json.loads(RunFolder(run_dir).config_overrides.read_text()) == [
         {
             "stage": "evaluate",
             "changes": {
@@ -51,14 +52,14 @@ def test_an_override_equal_to_the_run_setting_is_not_logged_and_a_new_run_forget
 ) -> None:
     start_run_config(tmp_path, Config(seed=3))
     assert update_run_config(tmp_path, Config(seed=3), "embed") == {}
-    assert not (tmp_path / OVERRIDES_FILE).exists()
+    assert not RunFolder(tmp_path).config_overrides.exists()
     assert update_run_config(tmp_path, Config(seed=4), "embed") == {"seed": {"from": 3, "to": 4}}
     assert update_run_config(tmp_path, Config(seed=4, dup_verify=False), "dedup") == {
         "dup_verify": {"from": True, "to": False}
     }
-    assert [entry["stage"] for entry in json.loads((tmp_path / OVERRIDES_FILE).read_text())] == [
+    assert [entry["stage"] for entry in json.loads(RunFolder(tmp_path).config_overrides.read_text())] == [
         "embed",
         "dedup",
     ]
     start_run_config(tmp_path, Config())
-    assert load_run_config(tmp_path) == Config() and not (tmp_path / OVERRIDES_FILE).exists()
+    assert load_run_config(tmp_path) == Config() and not RunFolder(tmp_path).config_overrides.exists()

@@ -17,6 +17,7 @@ import typer
 
 from instapop.config import Config, load_run_config, update_run_config
 from instapop.errors import InstapopError
+from instapop.runfolder import RunFolder
 
 app = typer.Typer(
     help="Tell a brand which of its own images and videos its Instagram audience will like.",
@@ -248,10 +249,10 @@ def embed(
     start = time.perf_counter()
     try:
         # Labels are not needed to embed, so a run folder without media.csv is ingested without followers.
-        has_table = (out / "media.csv").is_file()
+        has_table = RunFolder(out).media.is_file()
         media = load_media(out) if has_table else ingest_profile(profile_dir, [], config).media
         features = embed_media(media, cache or default_cache_dir(), config, progress=True)
-        features.save(out / "features")
+        features.save(RunFolder(out).features)
         update_run_config(out, config, "embed")
     except InstapopError as err:
         _fail(err)
@@ -265,7 +266,7 @@ def embed(
     )
     for row in features.failed.itertuples():
         typer.echo(f"skipped {row.path}: {row.reason}")
-    typer.echo(f"features: {out / 'features'}")
+    typer.echo(f"features: {RunFolder(out).features}")
 
 
 @app.command()
@@ -468,8 +469,8 @@ def dedup(
         update_run_config(run_dir, config, "dedup")
     except InstapopError as err:
         _fail(err)
-    typer.echo(describe_summary(json.loads((run_dir / "dedup.json").read_text())))
-    typer.echo(f"wrote {run_dir / 'dedup.csv'}, dedup.json, dedup_hist.png, dedup_pairs.png")
+    typer.echo(describe_summary(json.loads(RunFolder(run_dir).dedup_summary.read_text())))
+    typer.echo(f"wrote {RunFolder(run_dir).dedup}, dedup.json, dedup_hist.png, dedup_pairs.png")
 
 
 @app.command()
@@ -499,7 +500,6 @@ def evaluate(
     Example: instapop evaluate run --repeats 3 -n 2 -n 3
     """
     from instapop.datasets import load_run_dataset
-    from instapop.pipeline import CV_CHECKPOINTS
     from instapop.runtime import configure_runtime
     from instapop.validation import cv_markdown, evaluate, write_cv_results
 
@@ -516,13 +516,14 @@ def evaluate(
     )
     config = config.paper() if paper else config
     try:
-        results = evaluate(load_run_dataset(run_dir), config, checkpoints=run_dir / CV_CHECKPOINTS)
+        checkpoints = RunFolder(run_dir).cv_checkpoints
+        results = evaluate(load_run_dataset(run_dir), config, checkpoints=checkpoints)
         write_cv_results(results, run_dir)
         update_run_config(run_dir, config, "evaluate")
     except InstapopError as err:
         _fail(err)
     typer.echo(cv_markdown(results))
-    typer.echo(f"wrote {run_dir / 'cv_results.json'} and cv_results.md")
+    typer.echo(f"wrote {RunFolder(run_dir).cv_results} and cv_results.md")
 
 
 @app.command()
@@ -549,7 +550,8 @@ def train(
         cv_results = load_cv_results(run_dir)
         config = Config.from_dict(cv_results["config"])
         n_classes = classes or max(config.n_classes)
-        model_dir = train_final(load_run_dataset(run_dir), cv_results, config, n_classes, run_dir / "model")
+        model_dir = RunFolder(run_dir).model
+        train_final(load_run_dataset(run_dir), cv_results, config, n_classes, model_dir)
     except InstapopError as err:
         _fail(err)
     card = json.loads((model_dir / "config.json").read_text())
@@ -563,7 +565,8 @@ def _print_study(result) -> None:
     typer.echo(f"done in {sum(result.timings.values()):.1f}s ({stages})")
     not_run = [f"{stage} {e['status']}" for stage, e in result.stages.items() if e["status"] != "done"]
     if not_run:
-        typer.echo(f"did not run: {', '.join(not_run)} (why: above and in {result.run_dir / 'stages.json'})")
+        why = RunFolder(result.run_dir).stages
+        typer.echo(f"did not run: {', '.join(not_run)} (why: above and in {why})")
     typer.echo(f"report: {result.report or 'not built'}")
     if result.failed:  # an unexpected error, not a profile that is too small: the exit status says so
         raise typer.Exit(1)

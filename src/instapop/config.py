@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from instapop.runfolder import RunFolder
+
 
 @dataclass(frozen=True)
 class Config:
@@ -175,8 +177,7 @@ PAPER = Config()
 # A run folder's settings: what its outputs were made with. The first stage (ingest, or ``instapop
 # run``) writes them; a later stage starts from them, and the options given on its command line
 # change them, each change appended to the overrides log so that a person sees who changed what.
-RUN_CONFIG_FILE = "config.json"
-OVERRIDES_FILE = "config_overrides.json"  # [{"stage": ..., "changes": {name: {"from": .., "to": ..}}}]
+# The log (RunFolder.config_overrides): [{"stage": ..., "changes": {name: {"from": .., "to": ..}}}]
 
 
 def start_run_config(run_dir: Path, config: Config) -> None:
@@ -187,15 +188,15 @@ def start_run_config(run_dir: Path, config: Config) -> None:
     run_dir : the run folder (created if missing).
     config : the settings of the first stage.
     """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir / RUN_CONFIG_FILE)
-    (run_dir / OVERRIDES_FILE).unlink(missing_ok=True)
+    run = RunFolder(run_dir)
+    run.root.mkdir(parents=True, exist_ok=True)
+    config.save(run.config)
+    run.config_overrides.unlink(missing_ok=True)
 
 
 def load_run_config(run_dir: Path) -> Config:
     """The settings saved in ``run_dir`` (see :func:`start_run_config`), or the paper's defaults."""
-    path = Path(run_dir) / RUN_CONFIG_FILE
+    path = RunFolder(run_dir).config
     return Config.load(path) if path.is_file() else Config()
 
 
@@ -215,13 +216,13 @@ def update_run_config(run_dir: Path, config: Config, stage: str) -> dict[str, di
     -------
     The changes, ``{name: {"from": saved value, "to": new value}}`` (empty: nothing written).
     """
-    run_dir = Path(run_dir)
+    run = RunFolder(run_dir)
     before, after = load_run_config(run_dir).to_dict(), config.to_dict()
     changes = {name: {"from": before[name], "to": new} for name, new in after.items() if new != before[name]}
     if changes:
-        log_path = run_dir / OVERRIDES_FILE
-        entries = json.loads(log_path.read_text()) if log_path.is_file() else []
+        log = run.config_overrides
+        entries = json.loads(log.read_text()) if log.is_file() else []
         entries.append({"stage": stage, "changes": changes})
-        log_path.write_text(json.dumps(entries, indent=2) + "\n")
-        config.save(run_dir / RUN_CONFIG_FILE)
+        log.write_text(json.dumps(entries, indent=2) + "\n")
+        config.save(run.config)
     return changes

@@ -73,6 +73,7 @@ from instapop.models.approaches import (
     softmax_linear,
 )
 from instapop.models.crossval import DatasetTensors, Outcome, Split, derived_seed
+from instapop.runfolder import RunFolder
 from instapop.runtime import resolve_threads
 
 log = logging.getLogger(__name__)
@@ -666,16 +667,16 @@ def cv_markdown(results: dict[str, Any]) -> str:
 
 def write_cv_results(results: dict[str, Any], run_dir: Path) -> None:
     """Write ``cv_results.json``, ``cv_results.md`` and ``cv_predictions.csv`` into ``run_dir``."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "cv_results.json").write_text(cv_json(results))
-    (run_dir / "cv_results.md").write_text(cv_markdown(results))
-    cv_predictions(results).to_csv(run_dir / "cv_predictions.csv", index=False)
+    run = RunFolder(run_dir)
+    run.root.mkdir(parents=True, exist_ok=True)
+    run.cv_results.write_text(cv_json(results))
+    run.cv_markdown.write_text(cv_markdown(results))
+    cv_predictions(results).to_csv(run.cv_predictions, index=False)
 
 
 def load_cv_results(run_dir: Path) -> dict[str, Any]:
     """Read ``cv_results.json`` of a run folder."""
-    path = Path(run_dir) / "cv_results.json"
+    path = RunFolder(run_dir).cv_results
     if not path.is_file():
         raise InstapopError(f"{path} not found: run `instapop evaluate {run_dir}` first")
     return json.loads(path.read_text())
