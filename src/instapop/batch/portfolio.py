@@ -128,7 +128,7 @@ def region_thumbnails(run: RunFiles, region: dict[str, Any] | None, n: int = THU
     """The region's first ``n`` thumbnails (most typical first) as small JPEGs, cut from its strip."""
     if region is None:
         return []
-    strip_path = run.path("explain") / region["strip"]
+    strip_path = run.folder.explain / region["strip"]
     try:
         with Image.open(strip_path) as strip:
             pixels = np.asarray(strip.convert("RGB"))

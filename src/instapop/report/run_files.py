@@ -50,9 +50,10 @@ class RunFiles:
     failed: pd.DataFrame | None = None
     problems: list[tuple[str, str]] = field(default_factory=list)
 
-    def path(self, name: str) -> Path:
-        """A file of the run folder."""
-        return self.run_dir / name
+    @property
+    def folder(self) -> RunFolder:
+        """The paths of the run folder's files."""
+        return RunFolder(self.run_dir)
 
     def stages_not_run(self) -> dict[str, str]:
         """Why each stage the study could not run did not, for stages whose files are still absent
@@ -63,7 +64,7 @@ class RunFiles:
             stage: f"{entry['status']}: {entry['reason']}"
             for stage, entry in (self.stages or {}).items()
             if entry["status"] != "done"
-            and not any(getattr(RunFolder(self.run_dir), name).exists() for name in OUTPUTS[stage])
+            and not any(getattr(self.folder, name).exists() for name in OUTPUTS[stage])
         }
 
 
