@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from instapop.cli import app
 from instapop.pipeline import STAGES, run_study
+from instapop.runfolder import RunFolder
 from support import TEST_CONFIG
 
 STAGE_FILES = (
@@ -43,6 +44,9 @@ def test_run_study_writes_every_stage_and_times_it(make_profile, feature_cache: 
     )
     missing = [name for name in STAGE_FILES if not (tmp_path / "run" / name).is_file()]
     assert not missing, missing
+    folder = RunFolder(tmp_path / "run")  # every file it names is written, but the overrides log
+    named = [name for name, value in vars(RunFolder).items() if isinstance(value, property)]
+    assert [name for name in named if not getattr(folder, name).exists()] == ["config_overrides"]
     assert result.report == tmp_path / "run" / "report.html"
     assert list(result.timings) == list(STAGES)
     assert json.loads((tmp_path / "run" / "timings.json").read_text()) == result.timings

@@ -21,7 +21,7 @@ import pytest
 
 from instapop.embed.cache import FeatureCache
 from instapop.embed.extract import FeatureSet
-from instapop.pipeline import CV_CHECKPOINTS
+from instapop.runfolder import RunFolder
 from support import TEST_CONFIG
 from test_embed import _share_exported_graph
 
@@ -82,7 +82,7 @@ def test_killed_in_embeddings_and_in_cross_validation_then_rerun_gives_the_same_
     for path in cache.glob("features/*/*.safetensors"):  # a killed writer leaves no torn entry to read
         assert entries.get(path.stem, 1280) is not None, path
 
-    rows = run / CV_CHECKPOINTS
+    rows = RunFolder(run).cv_checkpoints
     kill_when(study(run, cache), lambda: any(rows.glob("*.json")), tmp_path / "second.log")
     stats = FeatureSet.load(run / "features").stats
     assert (stats["entries_reused"], stats["entries_computed"]) == (embedded, total_entries - embedded)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from instapop.config import Config
+from instapop.cv_rows import cv_rows, find_row
 from instapop.datasets import Dataset, planted_dataset
 from instapop.errors import InstapopError
 from instapop.models.approaches import approaches_for
@@ -24,6 +25,7 @@ from instapop.validation import (
     pairwise_accuracy,
     repeated_folds,
     row_of,
+    skipped_row,
     softmax_linear,
     write_cv_results,
 )
@@ -132,6 +134,18 @@ def test_inner_split_needs_enough_posts_in_every_training_fold() -> None:
     assert inner_shortfall(items, folds, 2, paper, "videos, N=2") is None
     results = evaluate(uneven_videos([8, 5]), dataclasses.replace(paper, n_classes=(2,)), progress=False)
     assert not any("skipped" in r for r in results["rows"])
+
+
+def test_typed_rows_give_back_cv_results_json_byte_for_byte(small_results) -> None:
+    skipped = skipped_row("video", "video", 2, 3, "too few videos")
+    text = cv_json(small_results | {"rows": [*small_results["rows"], skipped]})
+    stored = json.loads(text)
+    typed = cv_rows(stored)
+    assert cv_json(stored | {"rows": [row.to_dict() for row in typed]}) == text
+    last = typed[-1]
+    assert last.skipped == "too few videos" and not last.scored and last.mean("accuracy") is None
+    majority = find_row(typed, "image", "majority", 2)
+    assert majority.scored and majority.mean("balanced_accuracy") == 0.5 and len(majority.folds) == 10
 
 
 def test_table_has_every_approach_and_metric(small_results, tmp_path) -> None:

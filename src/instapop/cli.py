@@ -15,8 +15,9 @@ from typing import Annotated
 
 import typer
 
-from instapop.config import Config
+from instapop.config import Config, load_run_config, update_run_config
 from instapop.errors import InstapopError
+from instapop.runfolder import RunFolder
 
 app = typer.Typer(
     help="Tell a brand which of its own images and videos its Instagram audience will like.",
@@ -75,6 +76,14 @@ CacheOpt = Annotated[
     Path | None,
     typer.Option(help="Feature cache folder (default: $XDG_CACHE_HOME/instapop or ~/.cache/instapop)."),
 ]
+
+
+RUN_DEFAULT = "Default: the run folder's config.json (else the paper's)."
+
+
+def _with_options(config: Config, **options) -> Config:
+    """``config`` with the options given on the command line (those not None)."""
+    return dataclasses.replace(config, **{name: v for name, v in options.items() if v is not None})
 
 
 def _export_options(media: Path | None, media_map: Path | None, timezone: str, date_order: str):
@@ -158,12 +167,13 @@ def ingest(
 ) -> None:
     """Read a profile (Instaloader download, manifest, Business Suite export, Graph API pages); label it.
 
+    Starts the run: its settings go to OUT/config.json, where every later stage starts from.
+
     Example: instapop ingest my_brand --followers followers.csv --out run --json
 
     Example: instapop ingest export.csv --media brand_files --timezone Europe/Rome --out run
     """
-    from instapop.context import write_context
-    from instapop.ingest import ingest_profile
+    from instapop.pipeline import ingest_stage
 
     config = Config(
         n_classes=tuple(classes or Config.n_classes),
@@ -172,9 +182,7 @@ def ingest(
     )
     try:
         export = _export_options(media, media_map, timezone, date_order)
-        result = ingest_profile(profile_dir, followers or [], config, followers_date, export, target)
-        result.write(out)
-        write_context(out)
+        result = ingest_stage(out, profile_dir, followers or [], config, followers_date, export, target)
     except InstapopError as err:
         _fail(err)
     summary = result.summary()
@@ -189,27 +197,32 @@ def embed(
     ),
     cache: CacheOpt = None,
     views: Annotated[
-        int, typer.Option(help="Views per image: the clean one + augmented ones.")
-    ] = Config.n_views,
-    engine: Annotated[str, typer.Option(help="'onnx' (fastest on CPU) or 'torch'.")] = Config.engine,
-    backbone: Annotated[str, typer.Option(help="'lite0' or the path of an .onnx model.")] = Config.backbone,
+        int | None, typer.Option(help=f"Views per image: the clean one + augmented ones. {RUN_DEFAULT}")
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help=f"'onnx' (fastest on CPU) or 'torch'. {RUN_DEFAULT}")
+    ] = None,
+    backbone: Annotated[
+        str | None, typer.Option(help=f"'lite0' or the path of an .onnx model. {RUN_DEFAULT}")
+    ] = None,
     input_size: Annotated[
-        int, typer.Option(help="Input side in pixels (of an .onnx backbone).")
-    ] = Config.image_size,
-    dim: Annotated[int, typer.Option(help="Features per image of an .onnx backbone.")] = Config.onnx_dim,
-    offset: Annotated[float, typer.Option(help="An .onnx backbone's input is (pixel - offset) / scale.")] = (
-        Config.onnx_offset
-    ),
-    scale: Annotated[float, typer.Option(help="See --offset.")] = Config.onnx_scale,
-    layout: Annotated[str, typer.Option(help="An .onnx backbone's input layout: 'nchw' or 'nhwc'.")] = (
-        Config.onnx_layout
-    ),
-    seed: SeedOpt = 0,
+        int | None, typer.Option(help="Input side in pixels (of an .onnx backbone).")
+    ] = None,
+    dim: Annotated[int | None, typer.Option(help="Features per image of an .onnx backbone.")] = None,
+    offset: Annotated[
+        float | None, typer.Option(help="An .onnx backbone's input is (pixel - offset) / scale.")
+    ] = None,
+    scale: Annotated[float | None, typer.Option(help="See --offset.")] = None,
+    layout: Annotated[
+        str | None, typer.Option(help="An .onnx backbone's input layout: 'nchw' or 'nhwc'.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help=f"Random seed (augmented views). {RUN_DEFAULT}")] = None,
 ) -> None:
     """Embed every image (clean + augmented views) and video (frames + thumbnail) into RUN/features.
 
     Features come from, and go to, the content-addressed cache: a rerun, or a run
-    killed and started again, computes only what is missing.
+    killed and started again, computes only what is missing. Settings start from
+    OUT/config.json; the options given change it (logged in config_overrides.json).
 
     Example: instapop embed my_brand --out run --views 15
     """
@@ -220,7 +233,8 @@ def embed(
     from instapop.ingest import ingest_profile, load_media
     from instapop.runtime import configure_runtime
 
-    config = Config(
+    config = _with_options(
+        load_run_config(out),
         n_views=views,
         engine=engine,
         backbone=backbone,
@@ -235,22 +249,24 @@ def embed(
     start = time.perf_counter()
     try:
         # Labels are not needed to embed, so a run folder without media.csv is ingested without followers.
-        has_table = (out / "media.csv").is_file()
+        has_table = RunFolder(out).media.is_file()
         media = load_media(out) if has_table else ingest_profile(profile_dir, [], config).media
         features = embed_media(media, cache or default_cache_dir(), config, progress=True)
-        features.save(out / "features")
+        features.save(RunFolder(out).features)
+        update_run_config(out, config, "embed")
     except InstapopError as err:
         _fail(err)
     seconds = time.perf_counter() - start
     stats = features.stats
     typer.echo(
-        f"{stats['images']} images x {views} views, {stats['videos']} videos x {config.n_frames} frames "
+        f"{stats['images']} images x {config.n_views} views, "
+        f"{stats['videos']} videos x {config.n_frames} frames "
         f"in {seconds:.1f}s ({stats['items'] / seconds:.1f} items/s); cache entries: "
         f"{stats['entries_computed']} computed, {stats['entries_reused']} reused"
     )
     for row in features.failed.itertuples():
         typer.echo(f"skipped {row.path}: {row.reason}")
-    typer.echo(f"features: {out / 'features'}")
+    typer.echo(f"features: {RunFolder(out).features}")
 
 
 @app.command()
@@ -423,9 +439,13 @@ def dedup(
         ),
     ] = None,
     verify: Annotated[
-        bool,
-        typer.Option(help="Verify candidates by the pictures; --no-verify keeps the paper's distance rule."),
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--verify/--no-verify",
+            help="Verify candidates by the pictures; --no-verify keeps the paper's distance rule. "
+            + RUN_DEFAULT,
+        ),
+    ] = None,
     exclude: Annotated[
         Path | None, typer.Option(help="Text file of media ids or paths to leave out (one a line).")
     ] = None,
@@ -444,11 +464,13 @@ def dedup(
 
     try:
         excluded = read_exclude_file(exclude) if exclude is not None else None
-        dedup_stage(run_dir, Config(dup_threshold=dup_threshold, dup_verify=verify), excluded)
+        config = _with_options(load_run_config(run_dir), dup_threshold=dup_threshold, dup_verify=verify)
+        dedup_stage(run_dir, config, excluded)
+        update_run_config(run_dir, config, "dedup")
     except InstapopError as err:
         _fail(err)
-    typer.echo(describe_summary(json.loads((run_dir / "dedup.json").read_text())))
-    typer.echo(f"wrote {run_dir / 'dedup.csv'}, dedup.json, dedup_hist.png, dedup_pairs.png")
+    typer.echo(describe_summary(json.loads(RunFolder(run_dir).dedup_summary.read_text())))
+    typer.echo(f"wrote {RunFolder(run_dir).dedup}, dedup.json, dedup_hist.png, dedup_pairs.png")
 
 
 @app.command()
@@ -471,37 +493,37 @@ def evaluate(
 ) -> None:
     """Cross-validate the paper's four approaches, the ranker and the baselines; print the table.
 
-    Settings start from RUN_DIR/config.json when present (else the paper's), then the
-    options. Writes cv_results.json (every fold's numbers) and cv_results.md into RUN_DIR.
+    Settings start from RUN_DIR/config.json when present (else the paper's); the options
+    given change it (logged in config_overrides.json). Writes cv_results.json (every fold's
+    numbers) and cv_results.md into RUN_DIR.
 
     Example: instapop evaluate run --repeats 3 -n 2 -n 3
     """
     from instapop.datasets import load_run_dataset
-    from instapop.pipeline import CV_CHECKPOINTS
     from instapop.runtime import configure_runtime
     from instapop.validation import cv_markdown, evaluate, write_cv_results
 
     configure_runtime()
-    saved = run_dir / "config.json"
-    config = Config.load(saved) if saved.is_file() else Config()
-    overrides = {
-        "grouped_folds": False if paper_folds else None,
-        "epoch_callback": "fold" if paper_callback else None,
-        "seed": seed,
-        "epochs": epochs,
-        "n_repeats": repeats,
-        "n_splits": folds,
-        "n_classes": tuple(classes) if classes else None,
-    }
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    config = _with_options(
+        load_run_config(run_dir),
+        grouped_folds=False if paper_folds else None,
+        epoch_callback="fold" if paper_callback else None,
+        seed=seed,
+        epochs=epochs,
+        n_repeats=repeats,
+        n_splits=folds,
+        n_classes=tuple(classes) if classes else None,
+    )
     config = config.paper() if paper else config
     try:
-        results = evaluate(load_run_dataset(run_dir), config, checkpoints=run_dir / CV_CHECKPOINTS)
+        checkpoints = RunFolder(run_dir).cv_checkpoints
+        results = evaluate(load_run_dataset(run_dir), config, checkpoints=checkpoints)
         write_cv_results(results, run_dir)
+        update_run_config(run_dir, config, "evaluate")
     except InstapopError as err:
         _fail(err)
     typer.echo(cv_markdown(results))
-    typer.echo(f"wrote {run_dir / 'cv_results.json'} and cv_results.md")
+    typer.echo(f"wrote {RunFolder(run_dir).cv_results} and cv_results.md")
 
 
 @app.command()
@@ -528,7 +550,8 @@ def train(
         cv_results = load_cv_results(run_dir)
         config = Config.from_dict(cv_results["config"])
         n_classes = classes or max(config.n_classes)
-        model_dir = train_final(load_run_dataset(run_dir), cv_results, config, n_classes, run_dir / "model")
+        model_dir = RunFolder(run_dir).model
+        train_final(load_run_dataset(run_dir), cv_results, config, n_classes, model_dir)
     except InstapopError as err:
         _fail(err)
     card = json.loads((model_dir / "config.json").read_text())
@@ -542,7 +565,8 @@ def _print_study(result) -> None:
     typer.echo(f"done in {sum(result.timings.values()):.1f}s ({stages})")
     not_run = [f"{stage} {e['status']}" for stage, e in result.stages.items() if e["status"] != "done"]
     if not_run:
-        typer.echo(f"did not run: {', '.join(not_run)} (why: above and in {result.run_dir / 'stages.json'})")
+        why = RunFolder(result.run_dir).stages
+        typer.echo(f"did not run: {', '.join(not_run)} (why: above and in {why})")
     typer.echo(f"report: {result.report or 'not built'}")
     if result.failed:  # an unexpected error, not a profile that is too small: the exit status says so
         raise typer.Exit(1)

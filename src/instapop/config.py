@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from instapop.runfolder import RunFolder
+
 
 @dataclass(frozen=True)
 class Config:
@@ -171,3 +173,56 @@ PAPER_APPROACHES = ("image", "video", "image_to_video", "video_to_image", "major
 
 
 PAPER = Config()
+
+# A run folder's settings: what its outputs were made with. The first stage (ingest, or ``instapop
+# run``) writes them; a later stage starts from them, and the options given on its command line
+# change them, each change appended to the overrides log so that a person sees who changed what.
+# The log (RunFolder.config_overrides): [{"stage": ..., "changes": {name: {"from": .., "to": ..}}}]
+
+
+def start_run_config(run_dir: Path, config: Config) -> None:
+    """Write a new run's settings into ``run_dir`` and forget an earlier run's overrides.
+
+    Parameters
+    ----------
+    run_dir : the run folder (created if missing).
+    config : the settings of the first stage.
+    """
+    run = RunFolder(run_dir)
+    run.root.mkdir(parents=True, exist_ok=True)
+    config.save(run.config)
+    run.config_overrides.unlink(missing_ok=True)
+
+
+def load_run_config(run_dir: Path) -> Config:
+    """The settings saved in ``run_dir`` (see :func:`start_run_config`), or the paper's defaults."""
+    path = RunFolder(run_dir).config
+    return Config.load(path) if path.is_file() else Config()
+
+
+def update_run_config(run_dir: Path, config: Config, stage: str) -> dict[str, dict[str, Any]]:
+    """Save ``config`` as the run's settings after ``stage`` ran with it; log what it changed.
+
+    Call it once the stage has succeeded, so that the saved settings stay those the run
+    folder's outputs were made with.
+
+    Parameters
+    ----------
+    run_dir : the run folder.
+    config : the settings the stage ran with: the run's, with the options given to it.
+    stage : the stage's name, as recorded in the overrides log.
+
+    Returns
+    -------
+    The changes, ``{name: {"from": saved value, "to": new value}}`` (empty: nothing written).
+    """
+    run = RunFolder(run_dir)
+    before, after = load_run_config(run_dir).to_dict(), config.to_dict()
+    changes = {name: {"from": before[name], "to": new} for name, new in after.items() if new != before[name]}
+    if changes:
+        log = run.config_overrides
+        entries = json.loads(log.read_text()) if log.is_file() else []
+        entries.append({"stage": stage, "changes": changes})
+        log.write_text(json.dumps(entries, indent=2) + "\n")
+        config.save(run.config)
+    return changes

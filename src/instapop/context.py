@@ -45,10 +45,10 @@ import numpy as np
 import pandas as pd
 
 from instapop.errors import InstapopError
+from instapop.runfolder import RunFolder
 
 log = logging.getLogger(__name__)
 
-CONTEXT_FILE = "context.csv"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TIMING_COLUMNS = ("hour_sin", "hour_cos", *(f"weekday_{d}" for d in WEEKDAYS), "log_gap_hours")
 SHAPE_COLUMNS = ("carousel_size", "position", "video_share")
@@ -185,7 +185,7 @@ def read_posts(run_dir: Path) -> pd.DataFrame:
     -------
     The post table.
     """
-    path = Path(run_dir) / "posts.csv"
+    path = RunFolder(run_dir).posts
     if not path.is_file():
         raise InstapopError(f"{path}: not found; run `instapop ingest` first")
     posts = pd.read_csv(
@@ -210,7 +210,7 @@ def write_context(run_dir: Path) -> pd.DataFrame:
 
     run_dir = Path(run_dir)
     context = media_context(load_media(run_dir), read_posts(run_dir))
-    context.to_csv(run_dir / CONTEXT_FILE, float_format="%.9g")
+    context.to_csv(RunFolder(run_dir).context, float_format="%.9g")
     return context
 
 
@@ -227,7 +227,7 @@ def load_context(run_dir: Path) -> pd.DataFrame:
     """
     from instapop.ingest import load_media
 
-    path = Path(run_dir) / CONTEXT_FILE
+    path = RunFolder(run_dir).context
     if not path.is_file():
         log.info("%s: not found; computing the context from media.csv and posts.csv", path)
         return media_context(load_media(run_dir), read_posts(run_dir))

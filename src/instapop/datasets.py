@@ -18,6 +18,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from instapop.errors import InstapopError
+from instapop.runfolder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -241,22 +242,22 @@ def load_run_dataset(run_dir: Path) -> Dataset:
     from instapop.ingest import load_media
 
     run_dir = Path(run_dir)
+    run = RunFolder(run_dir)
     removed: set[str] = set()
-    if (run_dir / "dedup.csv").is_file():
+    if run.dedup.is_file():
         removed = removed_ids(load_dedup(run_dir))
     else:
         log.warning("%s: no dedup.csv, near-duplicates are not removed (run `instapop dedup`)", run_dir)
-    features = FeatureSet.load(run_dir / "features")
+    features = FeatureSet.load(run.features)
     dataset = build_dataset(load_media(run_dir), features, removed, _load_context(run_dir))
-    summary = run_dir / "summary.json"
-    if summary.is_file():  # the target ingest chose; a run folder from before targets has none
-        dataset.target = (json.loads(summary.read_text()).get("target") or {}).get("name", "por")
+    if run.summary.is_file():  # the target ingest chose; a run folder from before targets has none
+        dataset.target = (json.loads(run.summary.read_text()).get("target") or {}).get("name", "por")
     return dataset
 
 
 def _load_context(run_dir: Path) -> pd.DataFrame | None:
     """``context.csv`` of a run folder, or None (with a warning) when ingest did not write one."""
-    if not (run_dir / "context.csv").is_file():
+    if not RunFolder(run_dir).context.is_file():
         log.warning("%s: no context.csv, the ranker sees the picture only (rerun `instapop ingest`)", run_dir)
         return None
     from instapop.context import load_context

@@ -24,6 +24,7 @@ from instapop.config import PAPER, Config
 from instapop.errors import InstapopError
 from instapop.followers import FollowerHistory, read_followers
 from instapop.labels import MEDIA_TYPES, label_media, popularity_rate, post_classes
+from instapop.runfolder import RunFolder
 from instapop.sources import (
     BUSINESS_SUITE,
     IMAGE_SUFFIXES,
@@ -104,11 +105,12 @@ class IngestResult:
         """Write media.csv, posts.csv, excluded.csv, followers.csv and summary.json into ``out_dir``."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        _with_iso_times(self.media, "timestamp").to_csv(out_dir / "media.csv", index=False)
-        _with_iso_times(self.posts, "timestamp").to_csv(out_dir / "posts.csv", index=False)
-        self.excluded.to_csv(out_dir / "excluded.csv", index=False)
-        _with_iso_times(self.followers.points, "date").to_csv(out_dir / "followers.csv", index=False)
-        (out_dir / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
+        run = RunFolder(out_dir)
+        _with_iso_times(self.media, "timestamp").to_csv(run.media, index=False)
+        _with_iso_times(self.posts, "timestamp").to_csv(run.posts, index=False)
+        self.excluded.to_csv(run.excluded, index=False)
+        _with_iso_times(self.followers.points, "date").to_csv(run.followers, index=False)
+        run.summary.write_text(json.dumps(self.summary(), indent=2) + "\n")
 
     def summary(self) -> dict[str, Any]:
         """Counts a person (or a test) checks first: posts, media, exclusions, dates, classes, followers."""
@@ -222,7 +224,7 @@ def load_media(run_dir: Path) -> pd.DataFrame:
     -------
     The media table.
     """
-    path = Path(run_dir) / "media.csv"
+    path = RunFolder(run_dir).media
     if not path.is_file():
         raise InstapopError(f"{path}: not found; run `instapop ingest` first")
     media = pd.read_csv(path, dtype={c: str for c in _STRING_COLUMNS}, keep_default_na=False, na_values={})

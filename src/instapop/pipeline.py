@@ -20,18 +20,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from instapop.config import PAPER, Config
+from instapop.config import PAPER, Config, start_run_config
 from instapop.embed.cache import default_cache_dir, write_atomically
 from instapop.errors import InstapopError
+from instapop.runfolder import RunFolder
 from instapop.sources.matching import ExportOptions
+
+if TYPE_CHECKING:
+    from instapop.ingest import IngestResult
 
 log = logging.getLogger(__name__)
 
 STAGES = ("ingest", "embed", "dedup", "evaluate", "train", "explain", "report")
-CV_CHECKPOINTS = Path("checkpoints") / "cv"  # finished cross-validation rows, for a rerun after a kill
-STAGES_FILE = "stages.json"
 # The stages whose files each stage reads. Evaluate waits for dedup: duplicates on both sides of
 # a split would flatter the scores. Explain needs only features (without a model: the map alone).
 NEEDS = {
@@ -43,16 +45,16 @@ NEEDS = {
     "explain": ("embed",),
     "report": ("ingest",),
 }
-# What each stage writes; removed when the stage cannot run, so that no later stage or report
-# reads an earlier run's results as this one's.
+# What each stage writes (RunFolder's names); removed when the stage cannot run, so that no later
+# stage or report reads an earlier run's results as this one's.
 OUTPUTS = {
     "ingest": (),
     "embed": ("features",),
-    "dedup": ("dedup.csv", "dedup.json", "dedup_hist.png", "dedup_pairs.png"),
-    "evaluate": ("cv_results.json", "cv_results.md"),
+    "dedup": ("dedup", "dedup_summary", "dedup_hist", "dedup_pairs"),
+    "evaluate": ("cv_results", "cv_markdown", "cv_predictions"),
     "train": ("model",),
     "explain": ("explain",),
-    "report": ("report.html",),
+    "report": ("report",),
 }
 
 
@@ -100,7 +102,7 @@ class _Stages:
         self.timings[stage] = round(time.perf_counter() - start, 2)
         self.record[stage] = entry
         log.info("%s took %.1f s", stage, self.timings[stage])
-        write_atomically(self.run_dir / STAGES_FILE, (json.dumps(self.record, indent=2) + "\n").encode())
+        write_atomically(RunFolder(self.run_dir).stages, (json.dumps(self.record, indent=2) + "\n").encode())
 
     def _attempt(self, stage: str, action: Callable[[], Any]) -> dict[str, str]:
         try:
@@ -121,7 +123,7 @@ class _Stages:
 
     def _remove_outputs(self, stage: str) -> None:
         for name in OUTPUTS[stage]:
-            path = self.run_dir / name
+            path = getattr(RunFolder(self.run_dir), name)
             if path.is_dir():
                 shutil.rmtree(path)
             else:
@@ -136,14 +138,20 @@ def ingest_stage(
     followers_date: str | None = None,
     export: ExportOptions | None = None,
     target: str | None = None,
-) -> None:
-    """Read the profile and follower history; write the labelled media table."""
+) -> IngestResult:
+    """Read the profile and follower history; write the labelled media table and the run's settings.
+
+    The first stage: ``config`` becomes the run folder's ``config.json``, which every later
+    stage starts from (:func:`instapop.config.load_run_config`).
+    """
     from instapop.context import write_context
     from instapop.ingest import ingest_profile
 
     result = ingest_profile(profile_dir, followers, config, followers_date, export=export, target=target)
+    start_run_config(run_dir, config)
     result.write(run_dir)
     write_context(run_dir)
+    return result
 
 
 def embed_stage(run_dir: Path, config: Config, cache_dir: Path, progress: bool = True) -> None:
@@ -151,7 +159,7 @@ def embed_stage(run_dir: Path, config: Config, cache_dir: Path, progress: bool =
     from instapop.embed.extract import embed_media
     from instapop.ingest import load_media
 
-    embed_media(load_media(run_dir), cache_dir, config, progress=progress).save(run_dir / "features")
+    embed_media(load_media(run_dir), cache_dir, config, progress=progress).save(RunFolder(run_dir).features)
 
 
 def dedup_stage(run_dir: Path, config: Config, exclude: list[str] | None = None) -> None:
@@ -160,7 +168,7 @@ def dedup_stage(run_dir: Path, config: Config, exclude: list[str] | None = None)
     from instapop.embed.extract import FeatureSet
     from instapop.ingest import load_media
 
-    features = FeatureSet.load(run_dir / "features")
+    features = FeatureSet.load(RunFolder(run_dir).features)
     deduplicate(load_media(run_dir), features, config, exclude=exclude).write(run_dir)
 
 
@@ -169,7 +177,8 @@ def evaluate_stage(run_dir: Path, config: Config, progress: bool = True) -> None
     from instapop.datasets import load_run_dataset
     from instapop.validation import evaluate, write_cv_results
 
-    results = evaluate(load_run_dataset(run_dir), config, progress, checkpoints=run_dir / CV_CHECKPOINTS)
+    checkpoints = RunFolder(run_dir).cv_checkpoints
+    results = evaluate(load_run_dataset(run_dir), config, progress, checkpoints=checkpoints)
     write_cv_results(results, run_dir)
 
 
@@ -179,10 +188,11 @@ def train_stage(run_dir: Path, config: Config, n_classes: int | None = None) -> 
     from instapop.datasets import load_run_dataset
     from instapop.training import train_final
 
-    cv_results = json.loads((run_dir / "cv_results.json").read_text())
+    run = RunFolder(run_dir)
+    cv_results = json.loads(run.cv_results.read_text())
     n_classes = n_classes or max(config.n_classes)
-    train_final(load_run_dataset(run_dir), cv_results, config, n_classes, run_dir / "model")
-    write_context_defaults(run_dir, run_dir / "model")
+    train_final(load_run_dataset(run_dir), cv_results, config, n_classes, run.model)
+    write_context_defaults(run_dir, run.model)
 
 
 def explain_stage(run_dir: Path, config: Config, progress: bool = True) -> None:
@@ -243,7 +253,6 @@ def run_study(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    config.save(run_dir / "config.json")
     stages = _Stages(run_dir, announce)
 
     def ingest() -> None:
@@ -257,8 +266,8 @@ def run_study(
     stages.run("explain", lambda: explain_stage(run_dir, config, progress))
     stages.run("report", lambda: report_stage(run_dir))
 
-    (run_dir / "timings.json").write_text(json.dumps(stages.timings, indent=2))
-    report = run_dir / "report.html"
+    RunFolder(run_dir).timings.write_text(json.dumps(stages.timings, indent=2))
+    report = RunFolder(run_dir).report
     return StudyResult(
         run_dir=run_dir,
         report=report if stages.record["report"]["status"] == "done" else None,

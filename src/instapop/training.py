@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from instapop.config import Config
+from instapop.cv_rows import CVRow, cv_rows, find_row
 from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
 from instapop.errors import InstapopError
 from instapop.labels import rolling_windows
@@ -38,7 +39,6 @@ from instapop.models import training_threads
 from instapop.models.approaches import Fitted, Problem, ShapeMismatch, approach, approaches_for
 from instapop.models.crossval import DatasetTensors
 from instapop.models.ranker import Ranker
-from instapop.validation import row_of
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +48,23 @@ CV_METRICS = ("accuracy", "top2_accuracy", "balanced_accuracy", "macro_f1", "spe
 # --------------------------------------------------------------------------- choosing
 
 
-def _scored(row: dict[str, Any] | None) -> bool:
+def _scored(row: CVRow | None) -> bool:
     """Whether a CV row holds metrics (it exists and its approach was not skipped)."""
-    return row is not None and "skipped" not in row
+    return row is not None and row.scored
 
 
-def _accuracy(row: dict[str, Any] | None) -> float:
-    return row["accuracy"]["mean"] if _scored(row) else -1.0
+def _accuracy(row: CVRow | None) -> float:
+    return row.mean("accuracy") if _scored(row) else -1.0
 
 
-def _spearman(row: dict[str, Any]) -> float:
-    rho = row["spearman"]["mean"]
+def _spearman(row: CVRow) -> float:
+    rho = row.mean("spearman")
     return -1.0 if rho is None else rho
 
 
-def _fmt(row: dict[str, Any]) -> str:
-    return f"{row['accuracy']['mean']:.3f} ± {row['accuracy']['std']:.3f}"
+def _fmt(row: CVRow) -> str:
+    accuracy = row.metrics["accuracy"]
+    return f"{accuracy.mean:.3f} ± {accuracy.std:.3f}"
 
 
 CHOICE_RULE = (
@@ -91,10 +92,11 @@ def choose_approach(cv_results: dict[str, Any], media: str, n_classes: int) -> t
         or why there is no model for this media type.
     """
     candidates = [a.name for a in approaches_for(media) if a.candidate]
-    rows = {a: row_of(cv_results, media, a, n_classes) for a in candidates}
+    all_rows = cv_rows(cv_results)
+    rows = {a: find_row(all_rows, media, a, n_classes) for a in candidates}
     present = [a for a in candidates if _scored(rows[a])]
     if not present:
-        reasons = list(dict.fromkeys(r["skipped"] for r in rows.values() if r is not None))
+        reasons = list(dict.fromkeys(r.skipped for r in rows.values() if r is not None))
         if reasons:
             skipped = f"every {media} approach was skipped at N={n_classes}"
             return None, f"no {media} model: {skipped} ({'; '.join(reasons)})"
@@ -112,7 +114,7 @@ def choose_approach(cv_results: dict[str, Any], media: str, n_classes: int) -> t
         f"{best} had {how} at N={n_classes}: {_fmt(rows[best])}, Spearman {_spearman(rows[best]):.3f} "
         f"(others: {others})"
     )
-    majority = row_of(cv_results, media, "majority", n_classes)
+    majority = find_row(all_rows, media, "majority", n_classes)
     if _scored(majority):
         reason += f"; majority-class baseline {_fmt(majority)}"
         if _accuracy(rows[best]) <= _accuracy(majority):
@@ -121,9 +123,9 @@ def choose_approach(cv_results: dict[str, Any], media: str, n_classes: int) -> t
     return best, reason
 
 
-def _final_epochs(row: dict[str, Any] | None, config: Config) -> int:
+def _final_epochs(row: CVRow | None, config: Config) -> int:
     """Median of the folds' best epochs: the final model has no validation set to pick one."""
-    epochs = [f["best_epoch"] for f in (row or {}).get("folds", []) if f.get("best_epoch")]
+    epochs = [f["best_epoch"] for f in ((row and row.folds) or []) if f.get("best_epoch")]
     return int(round(float(np.median(epochs)))) if epochs else config.epochs
 
 
@@ -178,10 +180,14 @@ def _cv_summary(cv_results: dict[str, Any], n_classes: int) -> dict[str, Any]:
         "grouped_folds": cv_results["config"]["grouped_folds"],
         "seed": cv_results["config"]["seed"],
     }
-    for row in cv_results["rows"]:
-        if row["n_classes"] == n_classes:
-            metrics = {"skipped": row["skipped"]} if "skipped" in row else {m: row[m] for m in CV_METRICS}
-            summary.setdefault(row["media"], {})[row["approach"]] = metrics
+    for row in cv_rows(cv_results):
+        if row.n_classes == n_classes:
+            metrics = (
+                {m: {"mean": row.metrics[m].mean, "std": row.metrics[m].std} for m in CV_METRICS}
+                if row.scored
+                else {"skipped": row.skipped}
+            )
+            summary.setdefault(row.media, {})[row.approach] = metrics
     return summary
 
 
@@ -229,7 +235,7 @@ def train_final(
         scores images only, and ``config.json`` says why.
     """
     image_approach, image_reason = choose_approach(cv_results, IMAGE, n_classes)
-    if image_approach is None and row_of(cv_results, IMAGE, "image", n_classes) is None:
+    if image_approach is None and find_row(cv_rows(cv_results), IMAGE, "image", n_classes) is None:
         raise InstapopError(f"{image_reason}: run `instapop evaluate` with -n {n_classes} first")
     if image_approach is None:
         raise InstapopError(f"{image_reason}; a model needs an image classifier, so none was trained")
@@ -266,7 +272,7 @@ def train_final(
         for media, name in ((IMAGE, image_approach), (VIDEO, video_approach)):
             if name is None:
                 continue
-            epochs = _final_epochs(row_of(cv_results, media, name, n_classes), config)
+            epochs = _final_epochs(find_row(cv_rows(cv_results), media, name, n_classes), config)
             fitted = approach(name).fit_final(Problem(dataset, t, media, n_classes, config), epochs)
             card["models"][media] = _model_entry(fitted, media, name, out_dir)
     (out_dir / "card.md").write_text(model_card_text(card))

@@ -60,6 +60,7 @@ from tqdm.auto import tqdm
 
 from instapop import __version__
 from instapop.config import Config
+from instapop.cv_rows import CVRow, MeanStd
 from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
 from instapop.embed.cache import cache_key, write_atomically
 from instapop.errors import InstapopError
@@ -72,6 +73,7 @@ from instapop.models.approaches import (
     softmax_linear,
 )
 from instapop.models.crossval import DatasetTensors, Outcome, Split, derived_seed
+from instapop.runfolder import RunFolder
 from instapop.runtime import resolve_threads
 
 log = logging.getLogger(__name__)
@@ -257,13 +259,17 @@ def summarise(job: Job, outcome: Outcome, items: MediaSet, folds: np.ndarray) ->
         for r in range(len(folds))
     ]
     fold_numbers = _fold_numbers(outcome, outcome.probs, labels, folds, job.split)
-    row = {"media": job.media, "approach": job.approach, "n_classes": job.n_classes, "n_items": len(items)}
-    row |= {key: _mean_std([r[key] for r in repeats]) for key in repeats[0]}
-    row["repeats"] = repeats
-    row["folds"] = fold_numbers
-    # out-of-fold predictions, for cv_predictions.csv (not kept in cv_results.json)
-    row["predictions"] = {"score": scores.tolist(), "predicted": outcome.probs.argmax(axis=2).tolist()}
-    return row
+    return CVRow(
+        job.media,
+        job.approach,
+        job.n_classes,
+        len(items),
+        metrics={key: MeanStd(**_mean_std([r[key] for r in repeats])) for key in repeats[0]},
+        repeats=repeats,
+        folds=fold_numbers,
+        # out-of-fold predictions, for cv_predictions.csv (not kept in cv_results.json)
+        predictions={"score": scores.tolist(), "predicted": outcome.probs.argmax(axis=2).tolist()},
+    ).to_dict()
 
 
 # --------------------------------------------------------------------------- the protocol
@@ -324,13 +330,7 @@ class Job:
 
 def skipped_row(media: str, approach: str, n_classes: int, n_items: int, reason: str) -> dict[str, Any]:
     """The table row of an approach that could not run: no metrics, the reason under ``skipped``."""
-    return {
-        "media": media,
-        "approach": approach,
-        "n_classes": n_classes,
-        "n_items": n_items,
-        "skipped": reason,
-    }
+    return CVRow(media, approach, n_classes, n_items, skipped=reason).to_dict()
 
 
 def _entries(data: Dataset, plans: dict[str, MediaPlan], config: Config, n: int) -> list[Job | dict]:
@@ -667,16 +667,16 @@ def cv_markdown(results: dict[str, Any]) -> str:
 
 def write_cv_results(results: dict[str, Any], run_dir: Path) -> None:
     """Write ``cv_results.json``, ``cv_results.md`` and ``cv_predictions.csv`` into ``run_dir``."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "cv_results.json").write_text(cv_json(results))
-    (run_dir / "cv_results.md").write_text(cv_markdown(results))
-    cv_predictions(results).to_csv(run_dir / "cv_predictions.csv", index=False)
+    run = RunFolder(run_dir)
+    run.root.mkdir(parents=True, exist_ok=True)
+    run.cv_results.write_text(cv_json(results))
+    run.cv_markdown.write_text(cv_markdown(results))
+    cv_predictions(results).to_csv(run.cv_predictions, index=False)
 
 
 def load_cv_results(run_dir: Path) -> dict[str, Any]:
     """Read ``cv_results.json`` of a run folder."""
-    path = Path(run_dir) / "cv_results.json"
+    path = RunFolder(run_dir).cv_results
     if not path.is_file():
         raise InstapopError(f"{path} not found: run `instapop evaluate {run_dir}` first")
     return json.loads(path.read_text())

@@ -26,11 +26,11 @@ import pandas as pd
 from PIL import Image
 
 from instapop.batch.run import ProfileOutcome
+from instapop.cv_rows import CVRow, cv_rows, find_row
 from instapop.embed.cache import write_atomically
 from instapop.report.html import esc
 from instapop.report.run_files import RunFiles, load_run
 from instapop.training import choose_approach
-from instapop.validation import row_of
 
 PORTFOLIO_HTML = "portfolio.html"
 PORTFOLIO_CSV = "portfolio.csv"
@@ -92,8 +92,8 @@ def _share(values: pd.Series) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
-def _mean(row: dict[str, Any] | None, metric: str) -> float:
-    value = None if row is None else row[metric]["mean"]
+def _mean(row: CVRow | None, metric: str) -> float:
+    value = None if row is None else row.mean(metric)
     return float("nan") if value is None else float(value)
 
 
@@ -106,11 +106,12 @@ def _model_columns(run: RunFiles, media: str) -> dict[str, Any]:
     approach, _ = choose_approach(run.cv, media, n_classes)
     if approach is None:
         return {f"{media}_approach": "", **blank}
-    row = row_of(run.cv, media, approach, n_classes)
+    rows = cv_rows(run.cv)
+    row = find_row(rows, media, approach, n_classes)
     return {
         f"{media}_approach": approach,
         f"{media}_accuracy": _mean(row, "accuracy"),
-        f"{media}_majority": _mean(row_of(run.cv, media, "majority", n_classes), "accuracy"),
+        f"{media}_majority": _mean(find_row(rows, media, "majority", n_classes), "accuracy"),
         f"{media}_spearman": _mean(row, "spearman"),
         f"{media}_pairwise": _mean(row, "pairwise_accuracy"),
     }
@@ -127,7 +128,7 @@ def region_thumbnails(run: RunFiles, region: dict[str, Any] | None, n: int = THU
     """The region's first ``n`` thumbnails (most typical first) as small JPEGs, cut from its strip."""
     if region is None:
         return []
-    strip_path = run.path("explain") / region["strip"]
+    strip_path = run.folder.explain / region["strip"]
     try:
         with Image.open(strip_path) as strip:
             pixels = np.asarray(strip.convert("RGB"))

@@ -98,6 +98,7 @@ from tqdm import tqdm
 from instapop.config import Config
 from instapop.dedup.verify import framed_candidates, verify_pairs
 from instapop.errors import BadInputError, InstapopError
+from instapop.runfolder import RunFolder
 
 if TYPE_CHECKING:
     from instapop.embed.extract import FeatureSet
@@ -519,18 +520,18 @@ class DedupResult:
 
     def write(self, run_dir: Path) -> None:
         """Write ``dedup.csv``, ``dedup.json``, ``dedup_hist.png`` and ``dedup_pairs.png`` in ``run_dir``."""
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.table.to_csv(run_dir / "dedup.csv", index=False)
-        (run_dir / "dedup.json").write_text(json.dumps(self.summary(), indent=2))
+        run = RunFolder(run_dir)
+        run.root.mkdir(parents=True, exist_ok=True)
+        self.table.to_csv(run.dedup, index=False)
+        run.dedup_summary.write_text(json.dumps(self.summary(), indent=2))
         label = "candidate bound" if self.verified else "threshold"
-        plot_nn_histogram(self.nn_distances, self.threshold, run_dir / "dedup_hist.png", label)
+        plot_nn_histogram(self.nn_distances, self.threshold, run.dedup_hist, label)
         removed = self.table[~self.table["kept"] & (self.table["partner"] != "")]
         rejected = self.candidates[~self.candidates["same"].astype(bool)]
         contact_sheet(
             removed,
             self.pictures,
-            run_dir / "dedup_pairs.png",
+            run.dedup_pairs,
             max_pairs=self.max_sheet_pairs,
             rejected=rejected,
         )
@@ -768,7 +769,7 @@ def _pictures(media: pd.DataFrame) -> dict[str, str]:
 
 def load_dedup(run_dir: Path) -> pd.DataFrame:
     """The kept/removed table ``dedup.csv`` of a run folder."""
-    path = Path(run_dir) / "dedup.csv"
+    path = RunFolder(run_dir).dedup
     if not path.is_file():
         raise InstapopError(f"{path} not found: run `instapop dedup {run_dir}` first")
     table = pd.read_csv(path, dtype={"media_id": str, "partner": str, "reason": str, "media_type": str})

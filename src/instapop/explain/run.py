@@ -23,11 +23,12 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from instapop.config import Config
+from instapop.config import Config, load_run_config
 from instapop.errors import InstapopError
 from instapop.explain.gradcam import GradCam, class_evidence, gradcam, overlay
 from instapop.explain.tsne import find_regions, tsne_map
 from instapop.explain.video import filmstrip, frame_gradcam, frame_importance
+from instapop.runfolder import RunFolder
 
 if TYPE_CHECKING:
     from instapop.embed.backbone import Lite0
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXPLAIN_DIR = "explain"
 STRIP_THUMBS = 10  # thumbnails shown per region
 THUMB = 96  # side of a thumbnail in region strips, pixels
 
@@ -82,7 +82,7 @@ def removed_media(run_dir: Path) -> set[str]:
     """Media ids dedup removed (duplicates and exclusions); empty when the run has no dedup.csv yet."""
     from instapop.dedup import load_dedup, removed_ids
 
-    return removed_ids(load_dedup(run_dir)) if (run_dir / "dedup.csv").exists() else set()
+    return removed_ids(load_dedup(run_dir)) if RunFolder(run_dir).dedup.exists() else set()
 
 
 def label_column(media: pd.DataFrame, n_classes: int) -> str:
@@ -284,14 +284,15 @@ def explain_run(run_dir: Path, config: Config, progress: bool = True) -> Path:
     from instapop.ingest import load_media
 
     run_dir = Path(run_dir)
-    if not (run_dir / "features").exists():
+    folder = RunFolder(run_dir)
+    if not folder.features.exists():
         raise InstapopError(f"{run_dir}: no features/ folder; run the embeddings stage first")
-    out = run_dir / EXPLAIN_DIR
+    out = folder.explain
     out.mkdir(exist_ok=True)
     for old in out.glob("*.png"):  # figures of an earlier explanation may name items no longer shown
         old.unlink()
     run = RunInputs(
-        load_media(run_dir), FeatureSet.load(run_dir / "features"), removed_media(run_dir), config, out
+        load_media(run_dir), FeatureSet.load(folder.features), removed_media(run_dir), config, out
     )
     model = _load_model(run_dir)
     n_classes = model.n_classes if model is not None else max(config.n_classes)
@@ -304,29 +305,25 @@ def explain_run(run_dir: Path, config: Config, progress: bool = True) -> Path:
         backbone = lite0_torch()
         result["images"] = explain_images(run, model, backbone, progress)
         result["videos"], result["skipped"] = explain_videos(run, model, backbone, progress)
-    path = out / "explain.json"
+    path = folder.explain_json
     path.write_text(json.dumps(result, indent=1))
     return path
 
 
 def _load_model(run_dir: Path):
-    if not (run_dir / "model").exists():
+    model_dir = RunFolder(run_dir).model
+    if not model_dir.exists():
         return None
     from instapop.training import load_model
 
-    return load_model(run_dir / "model")
+    return load_model(model_dir)
 
 
 def _inputs_newer_than(path: Path, run_dir: Path) -> bool:
-    inputs = [run_dir / name for name in ("media.csv", "features", "dedup.csv", "model")]
+    run = RunFolder(run_dir)
+    inputs = [run.media, run.features, run.dedup, run.model]
     newest = max((p.stat().st_mtime for p in inputs if p.exists()), default=0.0)
     return newest > path.stat().st_mtime
-
-
-def run_config(run_dir: Path) -> Config:
-    """The run's ``config.json`` (written by ``instapop run``), or the paper's defaults."""
-    path = Path(run_dir) / "config.json"
-    return Config.load(path) if path.exists() else Config()
 
 
 def explain_if_missing(run_dir: Path, progress: bool = True) -> Path | None:
@@ -342,9 +339,9 @@ def explain_if_missing(run_dir: Path, progress: bool = True) -> Path | None:
     Path of ``explain.json``, or None when the run has no ``features/`` yet (nothing to explain).
     """
     run_dir = Path(run_dir)
-    path = run_dir / EXPLAIN_DIR / "explain.json"
-    if not (run_dir / "features").exists():
+    path = RunFolder(run_dir).explain_json
+    if not RunFolder(run_dir).features.exists():
         return None
     if path.exists() and not _inputs_newer_than(path, run_dir):
         return path
-    return explain_run(run_dir, run_config(run_dir), progress=progress)
+    return explain_run(run_dir, load_run_config(run_dir), progress=progress)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from instapop.cv_rows import CVRow, MeanStd, cv_rows
 from instapop.models.approaches import REGISTRY
 from instapop.report import figures
 from instapop.report.html import Section, image, missing, paragraph, table
@@ -35,28 +36,23 @@ def _learned() -> list[str]:
     return [a.name for a in REGISTRY.values() if not a.baseline]
 
 
-def _cell(metric: dict) -> str:
-    return "—" if metric["mean"] is None else f"{metric['mean']:.3f} ± {metric['std']:.3f}"
+def _cell(metric: MeanStd) -> str:
+    return "—" if metric.mean is None else f"{metric.mean:.3f} ± {metric.std:.3f}"
 
 
-def _metric_cells(row: dict) -> dict[str, str]:
-    if "skipped" in row:  # the reason is told below the table, once for all its rows
+def _metric_cells(row: CVRow) -> dict[str, str]:
+    if not row.scored:  # the reason is told below the table, once for all its rows
         return {label: "skipped" if key == "accuracy" else "—" for key, label in METRICS.items()}
-    return {label: _cell(row[key]) for key, label in METRICS.items()}
+    return {label: _cell(row.metrics[key]) for key, label in METRICS.items()}
 
 
 def metrics_table(cv: dict) -> pd.DataFrame:
     """Every row of the results with every metric as "mean ± std" ("skipped" for a skipped approach)."""
     return pd.DataFrame(
         [
-            {
-                "media": row["media"],
-                "approach": _name(row["approach"]),
-                "N": row["n_classes"],
-            }
-            | {"items": row["n_items"]}
+            {"media": row.media, "approach": _name(row.approach), "N": row.n_classes, "items": row.n_items}
             | _metric_cells(row)
-            for row in cv["rows"]
+            for row in cv_rows(cv)
         ]
     )
 
@@ -64,9 +60,9 @@ def metrics_table(cv: dict) -> pd.DataFrame:
 def skipped_notes(cv: dict) -> list[str]:
     """One sentence per reason an approach was skipped, naming the approaches it stopped."""
     stopped: dict[tuple[str, int, str], list[str]] = {}
-    for row in cv["rows"]:
-        if "skipped" in row:
-            stopped.setdefault((row["media"], row["n_classes"], row["skipped"]), []).append(row["approach"])
+    for row in cv_rows(cv):
+        if not row.scored:
+            stopped.setdefault((row.media, row.n_classes, row.skipped), []).append(row.approach)
     return [
         f"Not validated ({media}s, N = {n_classes}: {', '.join(_name(a) for a in approaches)}): {reason}."
         for (media, n_classes, reason), approaches in stopped.items()
@@ -76,16 +72,13 @@ def skipped_notes(cv: dict) -> list[str]:
 def _confusion_panels(cv: dict, n_classes: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return [
         (
-            f"{_name(row['approach'])}, N = {n_classes}",
-            np.asarray(row["confusion"]["mean"]),
-            np.asarray(row["confusion"]["std"]),
+            f"{_name(row.approach)}, N = {n_classes}",
+            np.asarray(row.metrics["confusion"].mean),
+            np.asarray(row.metrics["confusion"].std),
         )
         for approach in _learned()
-        for row in cv["rows"]
-        if row["approach"] == approach
-        and row["n_classes"] == n_classes
-        and "skipped" not in row
-        and row["confusion"]["mean"] is not None
+        for row in cv_rows(cv)
+        if row.approach == approach and row.n_classes == n_classes and row.mean("confusion") is not None
     ]
 
 
@@ -112,7 +105,7 @@ def accuracy_section(run: RunFiles) -> Section:
         "posts, measured against that within-window percentile: raw PoR across years mostly follows the "
         "audience's growth and the follower estimate, which no picture can predict."
     )
-    for n_classes in sorted({row["n_classes"] for row in cv["rows"]}):
+    for n_classes in sorted({row.n_classes for row in cv_rows(cv)}):
         panels = _confusion_panels(cv, n_classes)
         if panels:
             body += image(figures.confusion_matrices(panels), f"confusion matrices, N = {n_classes}")
@@ -124,21 +117,18 @@ def accuracy_section(run: RunFiles) -> Section:
 def summary_lines(cv: dict) -> list[str]:
     """One plain sentence per media type and N: each model's accuracy against the most-common-class guess."""
     lines = []
-    for media, n_classes in sorted({(row["media"], row["n_classes"]) for row in cv["rows"]}):
-        rows = {
-            r["approach"]: r
-            for r in cv["rows"]
-            if (r["media"], r["n_classes"]) == (media, n_classes) and "skipped" not in r
-        }
-        guess = rows.get("majority", {}).get("accuracy", {}).get("mean")
+    every = cv_rows(cv)
+    for media, n_classes in sorted({(row.media, row.n_classes) for row in every}):
+        rows = {r.approach: r for r in every if (r.media, r.n_classes) == (media, n_classes) and r.scored}
+        guess = rows["majority"].mean("accuracy") if "majority" in rows else None
         models = [
-            f"the {_name(a)} is right {rows[a]['accuracy']['mean']:.0%} of the time"
-            + (f" ({(rows[a]['accuracy']['mean'] - guess) * 100:+.0f} points)" if guess is not None else "")
+            f"the {_name(a)} is right {rows[a].mean('accuracy'):.0%} of the time"
+            + (f" ({(rows[a].mean('accuracy') - guess) * 100:+.0f} points)" if guess is not None else "")
             for a in _learned()
-            if a in rows and rows[a]["accuracy"]["mean"] is not None
+            if a in rows and rows[a].mean("accuracy") is not None
         ]
         if not models:
-            if any(r["media"] == media and r["n_items"] for r in cv["rows"]):  # items, but no model
+            if any(r.media == media and r.n_items for r in every):  # items, but no model
                 lines.append(
                     f"{media.capitalize()}s, {n_classes} classes: too few to validate the learned models "
                     "(see How well the models predict)."

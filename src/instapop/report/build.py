@@ -16,7 +16,6 @@ from instapop.report.run_files import RunFiles, load_run
 
 log = logging.getLogger(__name__)
 
-REPORT_NAME = "report.html"
 
 
 def _posts_line(run: RunFiles) -> str:
@@ -57,7 +56,7 @@ def _regions_summary(run: RunFiles) -> str:
     if not popular:
         return "<li>No group of similar pictures is clearly more popular than the rest of the profile.</li>"
     strips = "".join(
-        image(run.path("explain") / r["strip"], f"region R{r['number']}", sections.region_text(r))
+        image(run.folder.explain / r["strip"], f"region R{r['number']}", sections.region_text(r))
         for r in popular
     )
     return (
@@ -116,7 +115,7 @@ def build_report(run_dir: Path) -> Path:
         f"Run folder: {run.run_dir.resolve()}",
         report_sections(run),
     )
-    path = run.path(REPORT_NAME)
+    path = run.folder.report
     path.write_text(html, encoding="utf-8")
     log.info("report written to %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path

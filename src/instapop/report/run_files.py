@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from instapop.config import Config
+from instapop.config import Config, load_run_config
 from instapop.errors import InstapopError
+from instapop.runfolder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,10 @@ class RunFiles:
     failed: pd.DataFrame | None = None
     problems: list[tuple[str, str]] = field(default_factory=list)
 
-    def path(self, name: str) -> Path:
-        """A file of the run folder."""
-        return self.run_dir / name
+    @property
+    def folder(self) -> RunFolder:
+        """The paths of the run folder's files."""
+        return RunFolder(self.run_dir)
 
     def stages_not_run(self) -> dict[str, str]:
         """Why each stage the study could not run did not, for stages whose files are still absent
@@ -61,7 +63,8 @@ class RunFiles:
         return {
             stage: f"{entry['status']}: {entry['reason']}"
             for stage, entry in (self.stages or {}).items()
-            if entry["status"] != "done" and not any(self.path(name).exists() for name in OUTPUTS[stage])
+            if entry["status"] != "done"
+            and not any(getattr(self.folder, name).exists() for name in OUTPUTS[stage])
         }
 
 
@@ -101,8 +104,7 @@ def flag_low_confidence(media: pd.DataFrame, followers: pd.DataFrame | None, max
     return low
 
 
-def _read(run: RunFiles, name: str, reader, attribute: str) -> None:
-    path = run.path(name)
+def _read(run: RunFiles, path: Path, reader, attribute: str) -> None:
     if not path.exists():
         return
     try:
@@ -124,21 +126,21 @@ def load_run(run_dir: Path) -> RunFiles:
     RunFiles; a file that exists but cannot be read is listed in ``problems`` rather than raised.
     """
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    run = RunFiles(run_dir, Config.load(config_path) if config_path.exists() else Config())
-    for name, reader, attribute in (
-        ("media.csv", _media, "media"),
-        ("excluded.csv", _csv, "excluded"),
-        ("followers.csv", _csv, "followers"),
-        ("summary.json", _json, "summary"),
-        ("dedup.csv", _csv, "dedup"),
-        ("dedup.json", _json, "dedup_summary"),
-        ("cv_results.json", _json, "cv"),
-        ("explain/explain.json", _json, "explain"),
-        ("stages.json", _json, "stages"),
-        ("features", _failed_media, "failed"),
+    run = RunFiles(run_dir, load_run_config(run_dir))
+    folder = RunFolder(run_dir)
+    for path, reader, attribute in (
+        (folder.media, _media, "media"),
+        (folder.excluded, _csv, "excluded"),
+        (folder.followers, _csv, "followers"),
+        (folder.summary, _json, "summary"),
+        (folder.dedup, _csv, "dedup"),
+        (folder.dedup_summary, _json, "dedup_summary"),
+        (folder.cv_results, _json, "cv"),
+        (folder.explain_json, _json, "explain"),
+        (folder.stages, _json, "stages"),
+        (folder.features, _failed_media, "failed"),
     ):
-        _read(run, name, reader, attribute)
+        _read(run, path, reader, attribute)
     if run.followers is not None:
         run.followers["date"] = pd.to_datetime(run.followers["date"], utc=True)
     if run.media is not None:

@@ -153,23 +153,24 @@ def duplicates_section(run: RunFiles) -> Section:
         f"and {s['n_excluded']} excluded by hand; {s['n_kept']} media kept."
     )
     body = paragraph(text)
-    for name, alt, caption in (
+    for path, alt, caption in (
         (
-            "dedup_hist.png",
+            run.folder.dedup_hist,
             "nearest-neighbour distances",
             "Paper Fig. 3a: each picture's distance to its nearest "
             "other picture; the threshold cuts off the left tail.",
         ),
         (
-            "dedup_pairs.png",
+            run.folder.dedup_pairs,
             "removed pairs and rejected candidates",
             "Removed pairs, kept (left) and removed (right), with their evidence; below them the near "
             "candidates the verification rejected, with the reason.",
         ),
     ):
-        path = run.path(name)
         body += (
-            image(path, alt, caption) if path.exists() else missing(f"{name} is missing from the run folder.")
+            image(path, alt, caption)
+            if path.exists()
+            else missing(f"{path.name} is missing from the run folder.")
         )
     return Section("duplicates", title, body)
 
@@ -204,7 +205,7 @@ def map_section(run: RunFiles) -> Section:
         body += paragraph("No region of the map differs significantly from the profile's popularity.")
     for region in regions:
         body += f"<h3>Region R{region['number']}</h3>" + image(
-            run.path("explain") / region["strip"],
+            run.folder.explain / region["strip"],
             f"region R{region['number']} thumbnails",
             region_text(region),
         )
@@ -229,7 +230,7 @@ def gradcam_section(run: RunFiles) -> Section:
         body += paragraph("The model got no image right with confidence, so there is nothing to show.")
     figs = "".join(
         image(
-            run.path("explain") / item["png"],
+            run.folder.explain / item["png"],
             f"Grad-CAM of {item['media_id']}",
             f"{item['media_id']}: class {item['class']} with probability {item['prob']:.2f}",
         )
@@ -258,7 +259,7 @@ def videos_section(run: RunFiles) -> Section:
     for video in videos:
         frames = "".join(
             image(
-                run.path("explain") / f["png"],
+                run.folder.explain / f["png"],
                 f"Grad-CAM of frame {f['index']}",
                 f"frame {f['index']} at {f['time']:.1f} s",
             )
@@ -266,7 +267,7 @@ def videos_section(run: RunFiles) -> Section:
         )
         body += (
             f"<h3>{esc(video['media_id'])}: class {video['class']} (probability {video['prob']:.2f})</h3>"
-            + image(run.path("explain") / video["filmstrip"], f"filmstrip of {video['media_id']}")
+            + image(run.folder.explain / video["filmstrip"], f"filmstrip of {video['media_id']}")
             + f'<div class="gallery">{frames}</div>'
         )
     return Section("videos", title, body)
@@ -332,7 +333,8 @@ def drivers_text(drivers: dict[str, float]) -> str:
 
 def context_drivers(run: RunFiles) -> dict[str, float] | None:
     """Out-of-fold Spearman of picture, context and both (images), or None when features are missing."""
-    paths = [run.path(name) for name in ("media.csv", "features/features.safetensors", "context.csv")]
+    folder = run.folder
+    paths = [folder.media, folder.features / "features.safetensors", folder.context]
     if not all(path.exists() for path in paths[:2]):
         return None
     stamp = tuple(path.stat().st_mtime_ns if path.exists() else 0 for path in paths)

@@ -1,0 +1,98 @@
+"""Typed rows of ``cv_results.json``: one media type x approach x N, read in one place.
+
+``instapop.validation`` writes each row as a JSON object (see docs/architecture.md);
+:meth:`CVRow.from_dict` reads one and :meth:`CVRow.to_dict` gives it back key for key, in
+the same order, so that the file's bytes do not depend on which side built the row.
+Light on imports: the report and the portfolio read results without torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+_FIXED = ("media", "approach", "n_classes", "n_items", "skipped", "repeats", "folds", "predictions")
+
+
+@dataclass(frozen=True)
+class MeanStd:
+    """A metric over the repeats: mean and standard deviation (None: undefined, e.g. top-2 at N = 2).
+
+    Numbers, or nested lists for the confusion matrix.
+    """
+
+    mean: Any
+    std: Any
+
+
+@dataclass(frozen=True)
+class CVRow:
+    """One row of the cross-validation table.
+
+    ``skipped`` holds why the approach could not run (then there are no metrics);
+    ``metrics`` maps each metric (accuracy, top2_accuracy, …, confusion) to its
+    :class:`MeanStd` in the file's order; ``repeats`` and ``folds`` are each repeat's
+    and each fold's numbers; ``predictions`` the out-of-fold scores, held in memory
+    only (they go to ``cv_predictions.csv``).
+    """
+
+    media: str
+    approach: str
+    n_classes: int
+    n_items: int
+    skipped: str | None = None
+    metrics: dict[str, MeanStd] = field(default_factory=dict)
+    repeats: list[dict[str, Any]] | None = None
+    folds: list[dict[str, Any]] | None = None
+    predictions: dict[str, Any] | None = None
+
+    @property
+    def scored(self) -> bool:
+        """Whether the approach ran (the row holds metrics)."""
+        return self.skipped is None
+
+    def mean(self, metric: str) -> Any:
+        """The metric's mean over repeats; None when skipped or undefined."""
+        return self.metrics[metric].mean if metric in self.metrics else None
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> CVRow:
+        """A row as ``cv_results.json`` (or a checkpoint) holds it."""
+        metrics = {k: MeanStd(v["mean"], v["std"]) for k, v in row.items() if k not in _FIXED}
+        return cls(
+            media=row["media"],
+            approach=row["approach"],
+            n_classes=row["n_classes"],
+            n_items=row["n_items"],
+            skipped=row.get("skipped"),
+            metrics=metrics,
+            repeats=row.get("repeats"),
+            folds=row.get("folds"),
+            predictions=row.get("predictions"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as ``cv_results.json`` holds it (absent parts left out), keys in the file's order."""
+        row: dict[str, Any] = {
+            "media": self.media,
+            "approach": self.approach,
+            "n_classes": self.n_classes,
+            "n_items": self.n_items,
+        }
+        if self.skipped is not None:
+            row["skipped"] = self.skipped
+        row |= {name: {"mean": m.mean, "std": m.std} for name, m in self.metrics.items()}
+        parts = {"repeats": self.repeats, "folds": self.folds, "predictions": self.predictions}
+        return row | {name: part for name, part in parts.items() if part is not None}
+
+
+def cv_rows(results: dict[str, Any]) -> list[CVRow]:
+    """Every row of cross-validation results (``cv_results.json``, or what ``evaluate`` returns)."""
+    return [CVRow.from_dict(row) for row in results["rows"]]
+
+
+def find_row(rows: list[CVRow], media: str, approach: str, n_classes: int) -> CVRow | None:
+    """The row of one media type x approach x N, or None."""
+    return next(
+        (r for r in rows if (r.media, r.approach, r.n_classes) == (media, approach, n_classes)), None
+    )
