@@ -247,6 +247,18 @@ def plan_table(n_posts: int, seed: int, signal: bool) -> dict[str, np.ndarray]:
     }
 
 
+def test_a_long_profile_posts_more_often_instead_of_into_the_future():
+    # ingest skips posts dated after the ingest: a 1,850-post bench profile once lost a third
+    short, long = plan_profile(300, 0, True, PAPER), plan_profile(1850, 0, True, PAPER)
+    short_gaps = np.diff([p.timestamp for p in short.posts]) / 86_400
+    long_times = np.array([p.timestamp for p in long.posts])
+    end_of_2025 = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    assert 2.0 < short_gaps.mean() < 2.8  # a short profile keeps its natural rhythm
+    assert (np.diff(long_times) >= 3600).all()
+    assert long_times[-1] < end_of_2025 and long.download_time < datetime.now(UTC).timestamp()
+    assert long_times[-1] - long_times[0] > 6 * 365 * 86_400  # squeezed, not cut short
+
+
 def test_without_signal_popularity_is_independent_of_the_drawn_object():
     for signal, low, high in ((False, -0.06, 0.06), (True, 0.6, 1.0)):
         table = plan_table(3000, seed=11, signal=signal)

@@ -4,8 +4,8 @@ Each row comes from the profile's run folder alone (read with
 :func:`instapop.report.run_files.load_run`, as the report does): posts and media,
 label reliability, the approach the final model uses (the one with the best CV
 accuracy, :func:`instapop.training.choose_approach`) with its accuracy beside the
-majority-class baseline, how well it ranks posts (Spearman correlation of the
-expected class with PoR, and pairwise accuracy), the most popular region's first
+majority-class baseline, how well it ranks posts (Spearman correlation of its
+score with the within-window percentile, and pairwise accuracy), the most popular region's first
 thumbnails and a link to the profile's report. A failed profile keeps its row,
 with the reason.
 

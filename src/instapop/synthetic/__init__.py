@@ -56,6 +56,8 @@ Files in ``profile/`` (base = ``%Y-%m-%d_%H-%M-%S_UTC`` of the post, unique per 
   ``<base>_profile_pic.jpg``, ``iterator_<hex>.json.xz`` (node_type ``FrozenNodeIterator``)
   and ``id`` (the profile id as text).
 - Every file's mtime is its post's time (profile files: the download time).
+- Posts start on 2019-03-01, about 2.4 days apart; a profile of more than about 1,000 posts
+  posts more often, so that none is dated after 2025-12-31 (ingest skips future posts).
 
 Node shapes, about a third of posts each (``ground_truth.json`` names each post's shape)
 ----------------------------------------------------------------------------------------

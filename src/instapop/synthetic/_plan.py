@@ -23,6 +23,9 @@ from instapop.config import Config
 
 DAY = 86_400
 START = int(datetime(2019, 3, 1, tzinfo=UTC).timestamp())  # fixed, so every seed covers the same era
+# The last day a post may fall on: a fixed day in the past, so that ingest never skips a large
+# generated profile's newest posts as "dated after this ingest", whatever the machine's clock.
+LATEST = int(datetime(2025, 12, 31, tzinfo=UTC).timestamp())
 INSTAGRAM_EPOCH_MS = 1_314_220_021_721  # Instagram media ids count milliseconds from here
 ASPECTS = {"square": (1080, 1080), "portrait": (1080, 1350), "landscape": (1080, 566)}
 ASPECT_WEIGHTS = (0.45, 0.35, 0.20)
@@ -198,9 +201,16 @@ def plan_profile(n_posts: int, seed: int, signal: bool, config: Config) -> Profi
 
 
 def _post_times(rng: np.random.Generator, n_posts: int) -> np.ndarray:
-    """Posting times: irregular days (about 2.4 days apart), daytime hours, unique seconds."""
+    """Posting times: irregular days (about 2.4 days apart), daytime hours, unique seconds.
+
+    A profile too long to end by ``LATEST`` (over about 1,000 posts) posts more often instead:
+    its days are squeezed into [START, LATEST], keeping their order.
+    """
     day_gaps = np.maximum(1, np.round(rng.gamma(2.0, 1.2, n_posts))).astype(int)
     days = np.cumsum(day_gaps) - day_gaps[0]
+    last_day = (LATEST - START) // DAY - 1
+    if days[-1] > last_day:
+        days = days * last_day // days[-1]
     seconds_in_day = rng.integers(7 * 3600, 22 * 3600, n_posts)
     times = START + days * DAY + seconds_in_day
     # two posts on the same day: keep them in order and at least an hour apart
