@@ -20,3 +20,14 @@ def planted_media(profile, media_type: str, signal: str | None = None) -> list[P
         for item in media.values()
         if item["media_type"] == media_type and item["repost_of"] is None and signal in (None, item["signal"])
     )
+
+
+def open_page(chromium, url: str, width: int, height: int) -> tuple[object, list[str]]:
+    """A loaded Chromium page of ``url`` and the list its console and script errors go to."""
+    errors: list[str] = []
+    page = chromium.new_page(viewport={"width": width, "height": height})
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.wait_for_load_state("load")
+    return page, errors

@@ -27,7 +27,7 @@ from instapop.batch.run import STATE_FOLDER
 from instapop.cli import app
 from instapop.embed.backbone import lite0_onnx
 from instapop.embed.cache import FeatureCache
-from support import TEST_CONFIG
+from support import TEST_CONFIG, open_page
 
 # Fewer video frames than the test configuration: three profiles' videos are most of the network's work.
 CONFIG = dataclasses.replace(TEST_CONFIG, n_frames=4)
@@ -172,12 +172,7 @@ def test_a_broken_profile_fails_alone_with_its_reason(batch: dict) -> None:
 
 @pytest.mark.browser
 def test_portfolio_renders_sorts_and_links_reports(batch: dict, artifacts_dir: Path, chromium) -> None:
-    errors: list[str] = []
-    page = chromium.new_page(viewport={"width": 1400, "height": 700})
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto((batch["out"] / "portfolio.html").as_uri())
-    page.wait_for_load_state("load")
+    page, errors = open_page(chromium, (batch["out"] / "portfolio.html").as_uri(), 1400, 700)
     names = page.eval_on_selector_all("tbody tr td:first-child", "cells => cells.map(c => c.textContent)")
     links = page.eval_on_selector_all("tbody a", "links => links.map(a => a.href)")
     page.click("th:text('Profile')")  # ascending ...

@@ -15,6 +15,7 @@ from instapop.report import build_report
 from instapop.report.figures import low_confidence_spans
 from instapop.report.html import table
 from instapop.report.run_files import flag_low_confidence, load_run
+from support import open_page
 
 SECTIONS = (
     "summary",
@@ -119,12 +120,7 @@ def test_report_reads_its_figures_from_the_run_folder(explained_run: Path) -> No
 
 @pytest.mark.browser
 def test_report_renders_in_chromium(explained_run: Path, artifacts_dir: Path, chromium) -> None:
-    errors: list[str] = []
-    page = chromium.new_page(viewport={"width": 1200, "height": 1000})
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto((explained_run / "report.html").as_uri())
-    page.wait_for_load_state("load")
+    page, errors = open_page(chromium, (explained_run / "report.html").as_uri(), 1200, 1000)
     present = page.evaluate("ids => ids.filter(id => document.getElementById(id) !== null)", list(SECTIONS))
     widths = page.evaluate("Array.from(document.images).map(img => img.complete ? img.naturalWidth : 0)")
     page.screenshot(path=str(artifacts_dir / "report.png"), full_page=True)

@@ -248,7 +248,7 @@ def plan_table(n_posts: int, seed: int, signal: bool) -> dict[str, np.ndarray]:
 
 
 def test_a_long_profile_posts_more_often_instead_of_into_the_future():
-    # ingest skips posts dated after the ingest: a 1,850-post bench profile once lost a third
+    # ingest skips posts dated after the ingest: a 1,850-post bench profile once lost 707 of them
     short, long = plan_profile(300, 0, True, PAPER), plan_profile(1850, 0, True, PAPER)
     short_gaps = np.diff([p.timestamp for p in short.posts]) / 86_400
     long_times = np.array([p.timestamp for p in long.posts])
