@@ -25,12 +25,13 @@ import os
 import time
 from pathlib import Path
 
-from instapop import pipeline, runtime
+from instapop import runtime
 from instapop.config import Config
 from instapop.dedup import deduplicate
 from instapop.dedup.verify import picture_features, verify_pairs
 from instapop.embed.extract import FeatureSet
 from instapop.ingest import load_media
+from instapop.stages import ProfileInput, RunInputs, run_stages, stages_upto
 from instapop.synthetic import generate_profile
 
 OUT = Path("bench-out/dedup")
@@ -45,8 +46,8 @@ def ensure_run(n_posts: int) -> Path:
         return run_dir
     print(f"generating and embedding a {n_posts}-post profile (once; minutes)")
     profile = generate_profile(OUT / f"data-{n_posts}", n_posts=n_posts, seed=0, progress=False)
-    pipeline.ingest_stage(run_dir, profile.profile_dir, [profile.followers_csv], CONFIG)
-    pipeline.embed_stage(run_dir, CONFIG, OUT / "cache", progress=False)
+    source = ProfileInput(profile.profile_dir, (profile.followers_csv,))
+    run_stages(run_dir, stages_upto("embed"), RunInputs(source, OUT / "cache", progress=False), CONFIG)
     return run_dir
 
 

@@ -29,10 +29,11 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from instapop import pipeline, runtime
+from instapop import runtime
 from instapop.config import Config
 from instapop.media import sample_video
 from instapop.predict import Plan, Predictor
+from instapop.stages import ProfileInput, RunInputs, run_stages, stages_upto
 from instapop.synthetic import generate_profile
 
 OUT = Path("bench-out/predict")
@@ -48,11 +49,8 @@ def ensure_model(out: Path) -> Path:
         profile = generate_profile(out / "data", n_posts=60, seed=3)
         config = dataclasses.replace(Config(), n_views=2, epochs=5, n_repeats=1)
         run_dir.mkdir(parents=True, exist_ok=True)
-        pipeline.ingest_stage(run_dir, profile.profile_dir, [profile.followers_csv], config)
-        pipeline.embed_stage(run_dir, config, out / "cache", progress=False)
-        pipeline.dedup_stage(run_dir, config)
-        pipeline.evaluate_stage(run_dir, config, progress=False)
-        pipeline.train_stage(run_dir, config)
+        source = ProfileInput(profile.profile_dir, (profile.followers_csv,))
+        run_stages(run_dir, stages_upto("train"), RunInputs(source, out / "cache", progress=False), config)
     return run_dir / "model"
 
 

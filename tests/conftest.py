@@ -85,12 +85,12 @@ def make_run(
 ) -> Callable[..., Path]:
     """``make_run(n_posts, seed, signal, upto="dedup", **config)`` -> a run folder filled up to a stage.
 
-    Stages in order: ingest, embed, dedup, evaluate, train. Built once per arguments;
-    asking for a later stage of the same run extends the same folder.
+    The stages of the table (``instapop.stages``) in order, each through ``run_stage`` as the
+    CLI runs it. Built once per arguments; asking for a later stage of the same run extends
+    the same folder.
     """
-    from instapop import pipeline
+    from instapop.stages import STAGE_NAMES, ProfileInput, RunInputs, run_stage
 
-    stages = pipeline.STAGES[: pipeline.STAGES.index("train") + 1]
     done: dict[tuple, tuple[Path, int]] = {}
 
     def make(n_posts: int = 60, seed: int = 7, signal: bool = True, upto: str = "dedup", **overrides) -> Path:
@@ -98,18 +98,11 @@ def make_run(
         key = (n_posts, seed, signal, tuple(sorted(overrides.items())))
         run_dir, reached = done.get(key) or (tmp_path_factory.mktemp("run"), 0)
         profile = make_profile(n_posts=n_posts, seed=seed, signal=signal)
-        run_stage = {
-            "ingest": lambda: pipeline.ingest_stage(
-                run_dir, profile.profile_dir, [profile.followers_csv], config
-            ),
-            "embed": lambda: pipeline.embed_stage(run_dir, config, feature_cache, progress=False),
-            "dedup": lambda: pipeline.dedup_stage(run_dir, config),
-            "evaluate": lambda: pipeline.evaluate_stage(run_dir, config, progress=False),
-            "train": lambda: pipeline.train_stage(run_dir, config),
-        }
-        target = stages.index(upto) + 1
-        for stage in stages[reached:target]:
-            run_stage[stage]()
+        source = ProfileInput(profile.profile_dir, (profile.followers_csv,))
+        inputs = RunInputs(profile=source, cache_dir=feature_cache, progress=False)
+        target = STAGE_NAMES.index(upto) + 1
+        for name in STAGE_NAMES[reached:target]:
+            run_stage(name, run_dir, inputs=inputs, config=config if name == "ingest" else None)
         done[key] = (run_dir, max(reached, target))
         return run_dir
 

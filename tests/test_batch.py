@@ -21,12 +21,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from instapop import pipeline
 from instapop.batch import read_profiles
 from instapop.batch.run import STATE_FOLDER
 from instapop.cli import app
 from instapop.embed.backbone import lite0_onnx
 from instapop.embed.cache import FeatureCache
+from instapop.stages import ProfileInput, RunInputs, run_stages, stages_upto
 from support import TEST_CONFIG, open_page
 
 # Fewer video frames than the test configuration: three profiles' videos are most of the network's work.
@@ -145,13 +145,12 @@ def test_a_killed_batch_resumes_without_recomputing_what_was_done(batch: dict) -
 
 
 def test_batch_gives_the_same_cv_results_as_instapop_run(batch: dict, make_profile, tmp_path: Path) -> None:
-    # `instapop run`'s stage functions up to the cross-validation (run_study calls the same ones).
+    # `instapop run`'s stages up to the cross-validation, through the stage table as run_study runs them.
     for seed in SEEDS:
         profile, run_dir = make_profile(n_posts=60, seed=seed), tmp_path / f"run{seed}"
-        pipeline.ingest_stage(run_dir, profile.profile_dir, [profile.followers_csv], CONFIG)
-        pipeline.embed_stage(run_dir, CONFIG, batch["cache"], progress=False)
-        pipeline.dedup_stage(run_dir, CONFIG)
-        pipeline.evaluate_stage(run_dir, CONFIG, progress=False)
+        source = ProfileInput(profile.profile_dir, (profile.followers_csv,))
+        inputs = RunInputs(source, batch["cache"], progress=False)
+        run_stages(run_dir, stages_upto("evaluate"), inputs, CONFIG)
         ours = json.loads((batch["out"] / "profiles" / f"brand{seed}" / "cv_results.json").read_text())
         theirs = json.loads((run_dir / "cv_results.json").read_text())
         assert ours["rows"] and ours["rows"] == theirs["rows"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -387,8 +388,8 @@ def test_generated_export_runs_end_to_end_and_learns_the_planted_signal(
     Explanations are left out: they read the run folder as for any source (and take a minute),
     while everything the target changes (ingest, labels, CV, the model card, the report) runs.
     """
-    from instapop import pipeline
     from instapop.predict import model_card
+    from instapop.stages import ProfileInput, RunInputs, run_stage, run_stages
     from instapop.synthetic import generate_profile
     from instapop.training import load_model
     from instapop.validation import row_of
@@ -398,12 +399,11 @@ def test_generated_export_runs_end_to_end_and_learns_the_planted_signal(
     assert brand.profile_dir.name == "export.csv"
     assert source_format(brand.profile_dir, 10**6) == "business-suite"
     run_dir = tmp_path / "run"
-    pipeline.ingest_stage(run_dir, brand.profile_dir, [brand.followers_csv], TEST_CONFIG)
-    pipeline.embed_stage(run_dir, TEST_CONFIG, feature_cache, progress=False)
-    pipeline.dedup_stage(run_dir, TEST_CONFIG)
-    pipeline.evaluate_stage(run_dir, TEST_CONFIG, progress=False)
-    pipeline.train_stage(run_dir, TEST_CONFIG, n_classes=2)
-    report = pipeline.report_stage(run_dir)
+    source = ProfileInput(brand.profile_dir, (brand.followers_csv,))
+    inputs = RunInputs(source, feature_cache, progress=False)
+    config = dataclasses.replace(TEST_CONFIG, model_classes=2)
+    run_stages(run_dir, ("ingest", "labels", "embed", "dedup", "evaluate", "train"), inputs, config)
+    report = run_stage("report", run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["posts"] == 60 and summary["excluded"] == {} and summary["orphan_media"] == []
     assert summary["source"] == {"format": "business-suite", "timezone": "UTC"}

@@ -239,8 +239,8 @@ def weekend_model(tmp_path_factory, feature_cache) -> Path:
     """The session's 60-post profile (same pictures: the feature cache hits) with weekend PoR x 2."""
     import dataclasses
 
-    from instapop import pipeline
     from instapop.config import PAPER
+    from instapop.stages import ProfileInput, RunInputs, run_stages, stages_upto
     from instapop.synthetic import generate_profile
     from support import TEST_CONFIG
 
@@ -248,11 +248,8 @@ def weekend_model(tmp_path_factory, feature_cache) -> Path:
     profile = generate_profile(tmp_path_factory.mktemp("weekend"), 60, seed=7, config=planted, progress=False)
     config = dataclasses.replace(TEST_CONFIG, **RANKER_ONLY)
     run_dir = tmp_path_factory.mktemp("weekend-run")
-    pipeline.ingest_stage(run_dir, profile.profile_dir, [profile.followers_csv], config)
-    pipeline.embed_stage(run_dir, config, feature_cache, progress=False)
-    pipeline.dedup_stage(run_dir, config)
-    pipeline.evaluate_stage(run_dir, config, progress=False)
-    pipeline.train_stage(run_dir, config)
+    inputs = RunInputs(ProfileInput(profile.profile_dir, (profile.followers_csv,)), feature_cache, False)
+    run_stages(run_dir, stages_upto("train"), inputs, config)
     return run_dir / "model"
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from instapop.cli import app
-from instapop.pipeline import STAGES, run_study
+from instapop.pipeline import run_study
+from instapop.stages import STAGE_NAMES as STAGES
 from instapop.runfolder import RunFolder
 from support import TEST_CONFIG
 

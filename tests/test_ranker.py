@@ -170,14 +170,15 @@ class _Features:
 def test_the_ranker_finds_the_weekend_effect_planted_by_synth(tmp_path) -> None:
     from instapop.context import load_context
     from instapop.ingest import load_media
-    from instapop.pipeline import ingest_stage
+    from instapop.stages import ProfileInput, RunInputs, run_stages
     from instapop.synthetic import generate_profile
 
     config = dataclasses.replace(PAPER, synth_weekend_factor=2.0)
     profile = generate_profile(
         tmp_path / "data", n_posts=90, seed=2, signal=False, config=config, progress=False
     )
-    ingest_stage(tmp_path / "run", profile.profile_dir, [profile.followers_csv], config)
+    source = ProfileInput(profile.profile_dir, (profile.followers_csv,))
+    run_stages(tmp_path / "run", ("ingest", "labels"), RunInputs(source), config)
     media = load_media(tmp_path / "run")
     images = media[media["media_type"] == IMAGE]
     features = _Features(images["media_id"].tolist())

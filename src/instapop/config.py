@@ -22,6 +22,8 @@ class Config:
     n_classes: tuple[int, ...] = (2, 3)  # popularity-class settings to build
     window_days: float = 56.0  # rolling window centred on each post (8 weeks)
     min_window_posts: int = 20  # widen the window until it holds this many posts
+    target: str | None = None  # what popularity means: "por", "reach-rate", "reach" (instapop.targets);
+    # None: ingest chooses from the data (reach-rate when every post has reach) and records its choice
     # --- ingest and follower history (issue 2) ---
     follower_fit_points: int = 3  # nearest known points in the log-linear fit outside the history
     max_json_bytes: int = 16 * 2**20  # metadata decompressing past this is refused (xz-bomb guard)
@@ -63,6 +65,8 @@ class Config:
     video_fps_tol: float = 1.0
     dup_outlier_k: float = 3.0  # automatic threshold without verification (and the framed-picture fence):
     # this many robust spreads below the median log NN distance
+    exclude: tuple[str, ...] = ()  # media ids or paths a person wants out of training (logos, product
+    # sheets): dedup marks them removed, so no later stage uses them
     dup_sheet_max_pairs: int = 40  # removed pairs drawn in dedup_pairs.png; the rest are counted
     dup_candidate_k: float = 0.0  # candidates: pairs within this many robust spreads below the median NN
     # distance (0: closer than the median image is to its nearest neighbour)
@@ -102,6 +106,7 @@ class Config:
     approaches: tuple[str, ...] = (  # what evaluate cross-validates and train may choose from
         "image", "video", "image_to_video", "video_to_image", "ranker", "majority", "logreg"
     )  # fmt: skip
+    model_classes: int | None = None  # N of the saved model; None: the largest of n_classes
     inner_splits: int = 5  # grouped folds inside the training folds that choose a penalty (ranker, logreg)
 
     # --- the ranker (issue 11): ridge regression of the within-window PoR percentile ---
@@ -151,6 +156,7 @@ class Config:
             "logreg_cs",
             "ranker_alphas",
             "ranker_context_weights",
+            "exclude",
         ):
             if name in values:
                 values[name] = tuple(values[name])
@@ -162,6 +168,11 @@ class Config:
     @classmethod
     def load(cls, path: Path) -> Config:
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+    @property
+    def model_n(self) -> int:
+        """N of the model ``train`` saves: ``model_classes``, else the largest evaluated N."""
+        return self.model_classes or max(self.n_classes)
 
     def paper(self) -> Config:
         """This configuration restricted to the paper's protocol (``--paper``): its four approaches

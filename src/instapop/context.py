@@ -443,6 +443,39 @@ def predictive_value(
     return result
 
 
+_MIN_DRIVER_ITEMS = 20  # fewer labelled images say nothing about which block predicts
+
+
+def measure_drivers(
+    dataset: Any, media: pd.DataFrame, context: pd.DataFrame | None
+) -> dict[str, float] | None:
+    """Out-of-fold Spearman of the picture, the context and both, on the images (:func:`predictive_value`).
+
+    Parameters
+    ----------
+    dataset : the run's ``datasets.Dataset`` (image ids, views, posts).
+    media : the labelled media table (its ``percentile`` is the target).
+    context : the run's ``context.csv`` table, or None.
+
+    Returns
+    -------
+    ``{"picture": .., "context": .., "picture + context": ..}``, or None without context or
+    with fewer than 20 labelled images.
+    """
+    ids = dataset.images.ids
+    if context is None or len(ids) < _MIN_DRIVER_ITEMS:
+        return None
+    target = media.set_index("media_id").loc[ids, "percentile"].astype(float)
+    known = target.notna().to_numpy()
+    if known.sum() < _MIN_DRIVER_ITEMS:
+        return None
+    inputs = {
+        "picture": dataset.image_views.mean(axis=1)[known],
+        "context": context.loc[ids].to_numpy()[known],
+    }
+    return predictive_value(target.to_numpy()[known], inputs, np.asarray(dataset.images.groups)[known])
+
+
 # --------------------------------------------------------------------------- saved with a model
 
 DEFAULTS_FILE = "context.json"  # in the model folder, beside config.json

@@ -7,6 +7,7 @@ and was not removed by dedup. Every item left out for another reason than dedup 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -228,8 +229,91 @@ def _context_arrays(context: pd.DataFrame | None, rows: dict[str, pd.DataFrame])
     }
 
 
+class RunData:
+    """A run folder's files through typed readers, each file read at most once.
+
+    A stage builds one and asks for what it needs (``run.media``, ``run.features``,
+    ``run.dataset``…): the first request reads the file, later ones reuse it. Where each
+    file lives is :class:`~instapop.runfolder.RunFolder`'s business; this is its reader.
+
+    Parameters
+    ----------
+    run_dir : the run folder.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.folder = RunFolder(run_dir)
+
+    @property
+    def root(self) -> Path:
+        return self.folder.root
+
+    @functools.cached_property
+    def media(self) -> pd.DataFrame:
+        """``media.csv`` (see :func:`instapop.ingest.load_media`)."""
+        from instapop.ingest import load_media
+
+        return load_media(self.root)
+
+    @functools.cached_property
+    def posts(self) -> pd.DataFrame:
+        """``posts.csv`` (see :func:`instapop.context.read_posts`)."""
+        from instapop.context import read_posts
+
+        return read_posts(self.root)
+
+    @functools.cached_property
+    def summary(self) -> dict:
+        """``summary.json`` of ingest and labels, or {} in a folder from before it existed."""
+        path = self.folder.summary
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    @functools.cached_property
+    def features(self):
+        """``features/`` as an ``embed.extract.FeatureSet``."""
+        from instapop.embed.extract import FeatureSet
+
+        return FeatureSet.load(self.folder.features)
+
+    @functools.cached_property
+    def removed(self) -> set[str]:
+        """Media ids dedup removed (none, with a warning, when dedup has not run)."""
+        from instapop.dedup import load_dedup, removed_ids
+
+        if not self.folder.dedup.is_file():
+            log.warning("%s: no dedup.csv, near-duplicates are not removed (run `instapop dedup`)", self.root)
+            return set()
+        return removed_ids(load_dedup(self.root))
+
+    @functools.cached_property
+    def context(self) -> pd.DataFrame | None:
+        """``context.csv``, or None (with a warning) when ingest did not write one."""
+        if not self.folder.context.is_file():
+            log.warning("%s: no context.csv: the ranker sees the picture only (rerun ingest)", self.root)
+            return None
+        from instapop.context import load_context
+
+        return load_context(self.root)
+
+    @functools.cached_property
+    def dataset(self) -> Dataset:
+        """What the models train on: ``media.csv`` + ``features/`` - ``dedup.csv`` removals."""
+        dataset = build_dataset(self.media, self.features, self.removed, self.context)
+        # the target ingest chose; a run folder from before targets has none
+        dataset.target = (self.summary.get("target") or {}).get("name", "por")
+        return dataset
+
+    @functools.cached_property
+    def cv_results(self) -> dict:
+        """``cv_results.json``."""
+        path = self.folder.cv_results
+        if not path.is_file():
+            raise InstapopError(f"{path} not found: run `instapop evaluate {self.root}` first")
+        return json.loads(path.read_text())
+
+
 def load_run_dataset(run_dir: Path) -> Dataset:
-    """The dataset of a run folder: ``media.csv`` + ``features/`` - ``dedup.csv`` removals.
+    """The dataset of a run folder (:attr:`RunData.dataset`).
 
     Parameters
     ----------
@@ -237,32 +321,7 @@ def load_run_dataset(run_dir: Path) -> Dataset:
         A run folder after ingest and embed (dedup optional: without ``dedup.csv`` nothing is
         removed, and a warning says so).
     """
-    from instapop.dedup import load_dedup, removed_ids
-    from instapop.embed.extract import FeatureSet
-    from instapop.ingest import load_media
-
-    run_dir = Path(run_dir)
-    run = RunFolder(run_dir)
-    removed: set[str] = set()
-    if run.dedup.is_file():
-        removed = removed_ids(load_dedup(run_dir))
-    else:
-        log.warning("%s: no dedup.csv, near-duplicates are not removed (run `instapop dedup`)", run_dir)
-    features = FeatureSet.load(run.features)
-    dataset = build_dataset(load_media(run_dir), features, removed, _load_context(run_dir))
-    if run.summary.is_file():  # the target ingest chose; a run folder from before targets has none
-        dataset.target = (json.loads(run.summary.read_text()).get("target") or {}).get("name", "por")
-    return dataset
-
-
-def _load_context(run_dir: Path) -> pd.DataFrame | None:
-    """``context.csv`` of a run folder, or None (with a warning) when ingest did not write one."""
-    if not RunFolder(run_dir).context.is_file():
-        log.warning("%s: no context.csv, the ranker sees the picture only (rerun `instapop ingest`)", run_dir)
-        return None
-    from instapop.context import load_context
-
-    return load_context(run_dir)
+    return RunData(run_dir).dataset
 
 
 def _quantile_classes(values: np.ndarray, n_classes: int) -> np.ndarray:

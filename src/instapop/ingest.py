@@ -1,8 +1,10 @@
-"""Turn a profile's posts (read by :mod:`instapop.sources`) into labelled post and media tables.
+"""Turn a profile's posts (read by :mod:`instapop.sources`) into post and media tables.
 
-``ingest_profile`` reads the source once (an Instaloader folder or a manifest),
-drops repeated posts, estimates each post's follower count from the history
-and labels every media item. Every post or file that cannot be used is listed
+``read_profile`` reads the source once (an Instaloader folder or a manifest),
+drops repeated posts, estimates each post's follower count from the history and
+computes each post's popularity target; the labels stage (:func:`instapop.labels.label_tables`)
+then labels the tables, so that another N or window never reads the folder again.
+``ingest_profile`` does both in memory. Every post or file that cannot be used is listed
 in ``excluded`` with a reason; what the source held besides posts (side files,
 orphan media, partial carousels) and doubts about the follower history are in
 the summary.
@@ -10,6 +12,7 @@ the summary.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections import Counter
@@ -23,7 +26,7 @@ import pandas as pd
 from instapop.config import PAPER, Config
 from instapop.errors import InstapopError
 from instapop.followers import FollowerHistory, read_followers
-from instapop.labels import MEDIA_TYPES, label_media, popularity_rate, post_classes
+from instapop.labels import MEDIA_TYPES, class_counts, label_settings, label_tables, popularity_rate
 from instapop.runfolder import RunFolder
 from instapop.sources import (
     BUSINESS_SUITE,
@@ -50,6 +53,7 @@ __all__ = [  # the suffixes and manifest names live in instapop.sources; still i
     "ingest_profile",
     "ingest_records",
     "load_media",
+    "read_profile",
 ]
 
 log = logging.getLogger(__name__)
@@ -106,8 +110,7 @@ class IngestResult:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         run = RunFolder(out_dir)
-        _with_iso_times(self.media, "timestamp").to_csv(run.media, index=False)
-        _with_iso_times(self.posts, "timestamp").to_csv(run.posts, index=False)
+        write_tables(out_dir, self.posts, self.media)
         self.excluded.to_csv(run.excluded, index=False)
         _with_iso_times(self.followers.points, "date").to_csv(run.followers, index=False)
         run.summary.write_text(json.dumps(self.summary(), indent=2) + "\n")
@@ -123,19 +126,28 @@ class IngestResult:
             "media": {t: int((self.media["media_type"] == t).sum()) for t in MEDIA_TYPES},
             "excluded": dict(sorted(Counter(self.excluded["reason"]).items())),
             "date_range": [times.min().strftime(_ISO), times.max().strftime(_ISO)] if len(times) else None,
-            "classes": self._class_counts("class"),
-            "global_classes": self._class_counts("global_class"),
+            **(self.label_summary() if self.labelled_ else {}),
             "followers": self._follower_summary(),
             "follower_warnings": list(self.warnings),
             "side_files": dict(self.side_files),
             "orphan_media": list(self.orphan_media),
             "partial_posts": self._partial_posts(),
-            "labels": {
-                "n_classes": list(self.config.n_classes),
-                "window_days": self.config.window_days,
-                "min_window_posts": self.config.min_window_posts,
-            },
         }
+
+    @property
+    def labelled_(self) -> bool:
+        """Whether the media carry their classes (:meth:`labelled`)."""
+        return "percentile" in self.media
+
+    def labelled(self, config: Config | None = None) -> IngestResult:
+        """A copy with posts and media labelled by ``config``'s classes and window (default: its own)."""
+        config = config or self.config
+        posts, media = label_tables(self.posts, self.media, config)
+        return dataclasses.replace(self, posts=posts, media=media, config=config)
+
+    def label_summary(self) -> dict[str, Any]:
+        """The summary's keys about labels: class counts and the settings they were made with."""
+        return label_summary(self.media, self.config)
 
     def describe(self) -> str:
         """A few lines for a person: what was read, what was left out, how the classes fell."""
@@ -153,7 +165,7 @@ class IngestResult:
         lines += self._data_quality_lines(s)
         if s["target"]:
             lines.append(_target_line(s["target"], s["source"]))
-        for media_type, by_n in s["classes"].items():
+        for media_type, by_n in s.get("classes", {}).items():
             counts = "; ".join(
                 f"N={n}: " + "/".join(str(c) for c in classes.values()) for n, classes in by_n.items()
             )
@@ -184,16 +196,6 @@ class IngestResult:
             for source, missing in zip(partial["source"], partial["missing"], strict=True)
         ]
 
-    def _class_counts(self, kind: str) -> dict[str, dict[str, dict[str, int]]]:
-        counts: dict[str, dict[str, dict[str, int]]] = {}
-        for media_type in MEDIA_TYPES:
-            items = self.media[self.media["media_type"] == media_type]
-            counts[media_type] = {
-                str(n): {str(c): int(k) for c, k in sorted(Counter(items[f"{kind}_{n}"]).items())}
-                for n in self.config.n_classes
-            }
-        return counts
-
     def _follower_summary(self) -> dict[str, Any]:
         points = self.followers.points
         confidence = self.posts["confidence_days"]
@@ -205,6 +207,22 @@ class IngestResult:
             "confidence_days_median": round(float(finite.median()), 1) if len(finite) else None,
             "confidence_days_max": round(float(finite.max()), 1) if len(finite) else None,
         }
+
+
+def label_summary(media: pd.DataFrame, config: Config) -> dict[str, Any]:
+    """Class counts of a labelled media table and the label settings, as ``summary.json`` keeps them."""
+    return {
+        "classes": class_counts(media, config.n_classes, "class"),
+        "global_classes": class_counts(media, config.n_classes, "global_class"),
+        "labels": label_settings(config),
+    }
+
+
+def write_tables(run_dir: Path, posts: pd.DataFrame, media: pd.DataFrame) -> None:
+    """Write the post and media tables into a run folder (``posts.csv``, ``media.csv``)."""
+    run = RunFolder(run_dir)
+    _with_iso_times(media, "timestamp").to_csv(run.media, index=False)
+    _with_iso_times(posts, "timestamp").to_csv(run.posts, index=False)
 
 
 def _with_iso_times(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -247,7 +265,22 @@ def ingest_profile(
     export: ExportOptions | None = None,
     target: str | None = None,
 ) -> IngestResult:
-    """Read a profile's posts and follower history; label every media item.
+    """Read a profile (:func:`read_profile`) and label it with ``config``'s classes, in memory.
+
+    The library's one call; the ingest and labels stages run the two halves apart.
+    """
+    return read_profile(profile_dir, followers, config, followers_date, export, target).labelled()
+
+
+def read_profile(
+    profile_dir: Path,
+    followers: list[Path],
+    config: Config = PAPER,
+    followers_date: str | None = None,
+    export: ExportOptions | None = None,
+    target: str | None = None,
+) -> IngestResult:
+    """Read a profile's posts and follower history; compute each post's popularity target.
 
     Parameters
     ----------
@@ -256,7 +289,7 @@ def ingest_profile(
         Suite posts export CSV, or a folder of Graph API media pages.
     followers : follower-history files (see ``read_followers``); the folder's
         Instaloader Profile JSON is added as one more point.
-    config : label settings and the metadata size bound.
+    config : the metadata size bound and follower fit.
     followers_date : date of the count in profile JSONs (default: file mtime).
     export : an export's media folder, media mapping, time zone and date order.
     target : ``"por"``, ``"reach-rate"`` or ``"reach"`` (see :mod:`instapop.targets`);
@@ -264,7 +297,8 @@ def ingest_profile(
 
     Returns
     -------
-    IngestResult with one media row per image/video (carousel children included).
+    IngestResult with one media row per image/video (carousel children included), not yet
+    labelled (:meth:`IngestResult.labelled`).
 
     Raises
     ------
@@ -276,7 +310,7 @@ def ingest_profile(
     source = read_source(profile_dir, config.max_json_bytes, export=export)
     kind = source_format(profile_dir, config.max_json_bytes)
     about = {"format": kind, **({"timezone": export.timezone} if kind == BUSINESS_SUITE else {})}
-    return ingest_records(source, followers, config, followers_date, profile_dir, target, about)
+    return read_records(source, followers, config, followers_date, profile_dir, target, about)
 
 
 def ingest_records(
@@ -288,10 +322,20 @@ def ingest_records(
     target: str | None = None,
     about: dict[str, Any] | None = None,
 ) -> IngestResult:
-    """Label the posts a reader returned: the step of :func:`ingest_profile` after reading.
+    """:func:`read_records`, then labelled with ``config``'s classes (in memory)."""
+    return read_records(source, followers, config, followers_date, profile_dir, target, about).labelled()
 
-    Changing the number of classes or the window means calling this again with
-    another ``config``, not reading the folder again.
+
+def read_records(
+    source: SourceData,
+    followers: list[Path],
+    config: Config = PAPER,
+    followers_date: str | None = None,
+    profile_dir: Path | None = None,
+    target: str | None = None,
+    about: dict[str, Any] | None = None,
+) -> IngestResult:
+    """Assemble the posts a reader returned: the step of :func:`read_profile` after reading.
 
     Parameters
     ----------
@@ -339,10 +383,8 @@ def ingest_records(
         log.warning("%d media files have no metadata (not used; summary.json orphan_media)", n_orphans)
     if history.points.empty and choice.name == POR:
         log.warning("no follower history: followers, PoR and classes are left empty (classes -1)")
-    post_table = pd.concat([post_table, post_classes(post_table, config, "target")], axis=1)
-    media = label_media(_media_table(posts, post_table), post_table, config, "target")
     return IngestResult(
-        media,
+        _media_table(posts, post_table),
         post_table,
         _excluded_table(skipped),
         history,
@@ -356,9 +398,13 @@ def ingest_records(
             "name": choice.name,
             "formula": choice.formula,
             "why": choice.why,
-            "agreement_with_por": agreement(post_table["por"].to_numpy(float), post_table["reach_rate"]),
+            "agreement_with_por": agreement(_por(post_table), post_table["reach_rate"]),
         },
     )
+
+
+def _por(table: pd.DataFrame) -> np.ndarray:
+    return popularity_rate(table["likes"], table["comments"], table["followers"])
 
 
 def _with_target(
@@ -368,7 +414,7 @@ def _with_target(
 
     PoR is left NaN where the follower history gives none (those posts stay, unlabelled), as before.
     """
-    por = popularity_rate(table["likes"], table["comments"], table["followers"])
+    por = _por(table)
     table["reach_rate"] = target_values(REACH_RATE, table, por)
     table["target"] = target_values(name, table, por)
     if name == POR:

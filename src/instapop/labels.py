@@ -252,3 +252,66 @@ def _epoch_seconds(timestamps) -> np.ndarray:
 def _check_n(n_classes: int) -> None:
     if n_classes < 2:
         raise ValueError(f"n_classes must be at least 2; got {n_classes}")
+
+
+# --------------------------------------------------------------------------- the labels stage's tables
+
+
+def strip_labels(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (posts or media) without the columns :func:`label_tables` adds, so it can label again."""
+    return table.drop(columns=[c for c in table.columns if _is_label_column(c)])
+
+
+def _is_label_column(name: str) -> bool:
+    return (
+        name in ("por", "percentile")
+        or name.endswith("_percentile")
+        or name.startswith(("class_", "global_class_"))
+        or "_class_" in name
+    )
+
+
+def label_tables(
+    posts: pd.DataFrame, media: pd.DataFrame, config: Config, value: str = "target"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Label a profile's posts and media with ``config``'s classes and window.
+
+    Parameters
+    ----------
+    posts : the post table (``timestamp``, ``likes``, ``comments``, ``followers``, ``n_images``,
+        ``n_videos``, ``post_id`` and the ``value`` column); earlier labels are replaced.
+    media : the media table (``post_id``, ``media_type``); earlier labels are replaced.
+    config : ``n_classes``, ``window_days``, ``min_window_posts``.
+    value : the column the classes are quantiles of (see :func:`post_classes`).
+
+    Returns
+    -------
+    (posts, media), each a copy with its label columns (see :func:`post_classes` and :func:`label_media`).
+    """
+    posts = strip_labels(posts)
+    media = strip_labels(media).drop(columns=[value], errors="ignore")
+    labelled_posts = pd.concat([posts, post_classes(posts, config, value)], axis=1)
+    return labelled_posts, label_media(media, posts, config, value)
+
+
+def class_counts(media: pd.DataFrame, n_classes: tuple[int, ...], kind: str = "class") -> dict:
+    """``{media type: {N: {class: items}}}`` of a labelled media table (``kind``: class or global_class)."""
+    from collections import Counter
+
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    for media_type in MEDIA_TYPES:
+        items = media[media["media_type"] == media_type]
+        counts[media_type] = {
+            str(n): {str(c): int(k) for c, k in sorted(Counter(items[f"{kind}_{n}"]).items())}
+            for n in n_classes
+        }
+    return counts
+
+
+def label_settings(config: Config) -> dict:
+    """The settings the labels were made with, as the summary records them."""
+    return {
+        "n_classes": list(config.n_classes),
+        "window_days": config.window_days,
+        "min_window_posts": config.min_window_posts,
+    }

@@ -93,6 +93,11 @@ class RunFolder:
         return self.root / "cv_predictions.csv"
 
     @property
+    def context_drivers(self) -> Path:
+        """How well the picture, the context and both predict popularity (fitted by evaluate)."""
+        return self.root / "context_drivers.json"
+
+    @property
     def cv_checkpoints(self) -> Path:
         """Finished cross-validation rows, for a rerun after a kill."""
         return self.root / "checkpoints" / "cv"

@@ -17,9 +17,12 @@ beside it when a follower history gives it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from instapop.labels import popularity_rate
 
 POR, REACH_RATE, REACH = "por", "reach-rate", "reach"
 TARGETS = (POR, REACH_RATE, REACH)
@@ -121,3 +124,34 @@ def agreement(por: np.ndarray, rate: np.ndarray) -> dict[str, float | int] | Non
     # pandas ranks without scipy, whose import alone would double ingest's start-up time
     rho = pd.Series(por[both]).corr(pd.Series(rate[both]), method="spearman")
     return {"spearman": round(float(rho), 3), "posts": int(both.sum())}
+
+
+def retarget(posts: pd.DataFrame, name: str, previous: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The post table ranked by another target (the labels stage, without reading the profile again).
+
+    Posts the new target cannot rank (no reach for a reach target, no follower estimate for
+    PoR) get no value and so no class; the returned summary counts them.
+
+    Parameters
+    ----------
+    posts : the run's ``posts.csv`` (``likes``, ``comments``, ``followers``, ``reach``, ...).
+    name : the target now asked for.
+    previous : the summary's ``target`` entry so far (its ``agreement_with_por`` is kept).
+
+    Returns
+    -------
+    (posts with a new ``target`` column, the summary's new ``target`` entry).
+
+    Raises
+    ------
+    ValueError
+        For a name that is not a target, or one the data cannot give (see :func:`choose_target`).
+    """
+    has_history = bool(posts["followers"].notna().any())
+    choice = choose_target(name, posts, has_history)
+    por = popularity_rate(posts["likes"], posts["comments"], posts["followers"])
+    values = target_values(choice.name, posts, por)
+    missing = int(np.isnan(values).sum())
+    why = choice.why + (f"; {missing} posts have no {choice.name} and stay unlabelled" if missing else "")
+    entry = {**previous, "name": choice.name, "formula": choice.formula, "why": why}
+    return posts.assign(target=values), entry

@@ -112,12 +112,15 @@ def _reason(err: BaseException) -> str:
 
 
 def ingest_profile_task(profile: BatchProfile, run_dir: Path, config: Config) -> str | None:
-    """Ingest one profile into its run folder; returns why it failed, or None."""
-    from instapop.pipeline import ingest_stage
+    """Ingest and label one profile into its run folder (the embeddings read its media table);
+    returns why it failed, or None."""
+    from instapop.stages import ProfileInput, RunInputs, run_stage
 
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        ingest_stage(run_dir, profile.folder, profile.followers, config, profile.followers_date)
+        source = ProfileInput(profile.folder, tuple(profile.followers), profile.followers_date)
+        run_stage("ingest", run_dir, inputs=RunInputs(profile=source), config=config)
+        run_stage("labels", run_dir)
     except Exception as err:  # any one profile's failure must not stop the others
         return _reason(err)
     return None

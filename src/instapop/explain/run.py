@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from instapop.config import Config, load_run_config
+from instapop.config import Config
 from instapop.errors import InstapopError
 from instapop.explain.gradcam import GradCam, class_evidence, gradcam, overlay
 from instapop.explain.tsne import find_regions, tsne_map
@@ -321,17 +321,18 @@ def _load_model(run_dir: Path):
 
 def _inputs_newer_than(path: Path, run_dir: Path) -> bool:
     run = RunFolder(run_dir)
-    inputs = [run.media, run.features, run.dedup, run.model]
+    inputs = [run.config, run.media, run.features, run.dedup, run.model]
     newest = max((p.stat().st_mtime for p in inputs if p.exists()), default=0.0)
     return newest > path.stat().st_mtime
 
 
-def explain_if_missing(run_dir: Path, progress: bool = True) -> Path | None:
-    """Run :func:`explain_run` with the run's config when ``explain.json`` is missing or stale.
+def explain_if_missing(run_dir: Path, config: Config, progress: bool = True) -> Path | None:
+    """Run :func:`explain_run` when ``explain.json`` is missing or older than its inputs (settings included).
 
     Parameters
     ----------
     run_dir : run folder.
+    config : the run's settings.
     progress : show tqdm progress bars.
 
     Returns
@@ -344,4 +345,4 @@ def explain_if_missing(run_dir: Path, progress: bool = True) -> Path | None:
         return None
     if path.exists() and not _inputs_newer_than(path, run_dir):
         return path
-    return explain_run(run_dir, load_run_config(run_dir), progress=progress)
+    return explain_run(run_dir, config, progress=progress)

@@ -58,13 +58,11 @@ class RunFiles:
     def stages_not_run(self) -> dict[str, str]:
         """Why each stage the study could not run did not, for stages whose files are still absent
         (a stage run alone since then has written them, and ``stages.json`` is out of date)."""
-        from instapop.pipeline import OUTPUTS
-
         return {
             stage: f"{entry['status']}: {entry['reason']}"
             for stage, entry in (self.stages or {}).items()
             if entry["status"] != "done"
-            and not any(getattr(self.folder, name).exists() for name in OUTPUTS[stage])
+            and not any(getattr(self.folder, name).exists() for name in entry.get("outputs", ()))
         }
 
 

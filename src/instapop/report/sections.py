@@ -6,9 +6,8 @@ run; so the report builds from a run folder holding nothing but ``media.csv``.
 
 from __future__ import annotations
 
-import functools
+import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -332,35 +331,15 @@ def drivers_text(drivers: dict[str, float]) -> str:
 
 
 def context_drivers(run: RunFiles) -> dict[str, float] | None:
-    """Out-of-fold Spearman of picture, context and both (images), or None when features are missing."""
-    folder = run.folder
-    paths = [folder.media, folder.features / "features.safetensors", folder.context]
-    if not all(path.exists() for path in paths[:2]):
+    """Out-of-fold Spearman of picture, context and both (images), as evaluate measured it, or None."""
+    path = run.folder.context_drivers
+    if not path.is_file():
         return None
-    stamp = tuple(path.stat().st_mtime_ns if path.exists() else 0 for path in paths)
-    return _drivers(run.run_dir.resolve(), stamp)
-
-
-@functools.lru_cache(maxsize=4)  # the summary and the section ask for it; ridge fits take seconds
-def _drivers(run_dir: Path, stamp: tuple[int, ...]) -> dict[str, float] | None:
-    from instapop.context import load_context, predictive_value
-    from instapop.datasets import load_run_dataset
-    from instapop.ingest import load_media
-
     try:
-        data = load_run_dataset(run_dir)
-        context = load_context(run_dir)
-    except (InstapopError, OSError, ValueError) as err:
-        log.warning("%s: picture vs context not measured (%s)", run_dir, err)
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        log.warning("%s: could not be read (%s)", path, err)
         return None
-    ids = data.images.ids
-    media = load_media(run_dir).set_index("media_id").loc[ids]
-    target, _ = popularity_target(media, max(data.images.labels))
-    known = target.notna().to_numpy()
-    if known.sum() < 20:
-        return None
-    inputs = {"picture": data.image_views.mean(axis=1)[known], "context": context.loc[ids].to_numpy()[known]}
-    return predictive_value(target.to_numpy()[known], inputs, np.asarray(data.images.groups)[known])
 
 
 def quality_section(run: RunFiles) -> Section:
