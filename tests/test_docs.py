@@ -44,3 +44,12 @@ def test_readme_is_short_and_starts_with_the_two_commands() -> None:
     assert len(lines) <= 200, f"README.md has {len(lines)} lines; move details into docs/"
     head = "\n".join(lines[:10])
     assert "make demo" in head and "make test" in head
+
+
+def test_readme_links_point_to_files() -> None:
+    """The strict MkDocs build checks the links between pages; this checks the README's."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+)\)", readme)
+    local = [target.split("#")[0] for target in targets if "://" not in target]
+    broken = [target for target in local if target and not (ROOT / target).exists()]
+    assert local and not broken, f"README.md links to missing files: {broken}"
