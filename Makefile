@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # keeping it (no mmap, high trim threshold) makes eager PyTorch 2-4x faster here.
 export GLIBC_TUNABLES ?= glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296
 
-.PHONY: setup demo test lint bench browser clean
+.PHONY: setup demo test docs lint bench browser clean
 
 setup: $(STAMP)
 
@@ -29,10 +29,16 @@ demo: setup
 
 test: setup browser
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mkdocs build --strict -d build/site
 	$(BIN)/python -m pytest -q
+
+# The docs site (mkdocs.yml, docs/) into build/site; strict: a broken link or anchor, or a page
+# missing from the nav, fails. (Not --quiet: it hides the warnings that strict mode counts.)
+docs: setup
+	$(BIN)/mkdocs build --strict -d build/site
 
 bench: setup
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) demo-out bench-out
+	rm -rf $(VENV) demo-out bench-out build/site

@@ -32,7 +32,7 @@ candidate pair, whether the two files show the same photograph:
    on the text; a caption or a sticker laid over a photograph changes a small
    share of its tiles.
 
-The thresholds were read off measured pairs (README, "Near-duplicates"): on the
+The thresholds were read off measured pairs (docs/stages/dedup.md, "The rule"): on the
 development profile copies agree on 87-100 % of tiles and re-shoots on 20-66 %.
 Every figure of the decision is kept (:class:`Evidence`), so ``dedup.json`` and
 the audit sheet show why a pair was removed or not.

@@ -9,9 +9,10 @@ Classes for any N are cuts of its score at the training items' class shares, so 
 serves N = 2, 3, ...
 
 Why ridge: on the development profile (808 images) it beat an ordinal (cumulative) logistic
-model and gradient boosting at both N (README, "The ranker"), it is exact and fast to fit in
-closed form, and a linear score splits cleanly into a picture part and a context part, whose
-gradient with respect to the embedding is one fixed direction (Grad-CAM through the backbone).
+model and gradient boosting at both N (docs/benchmarks.md, "The ranker's rivals"), it is exact
+and fast to fit in closed form, and a linear score splits cleanly into a picture part and a
+context part, whose gradient with respect to the embedding is one fixed direction (Grad-CAM
+through the backbone).
 
 The penalty ``alpha`` is chosen by grouped k-fold inside the rows it is given (the training
 folds of an outer split, or every item for the final model): the scored fold never takes part.
