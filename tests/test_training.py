@@ -106,7 +106,7 @@ def test_config_json_describes_the_model(model_dir, data, cv) -> None:
     for media in ("image", "video"):
         boundaries = card["class_boundaries"][media]
         assert (
-            len(boundaries["por_boundaries"]) == 2 and boundaries["window_posts"] >= CONFIG.min_window_posts
+            len(boundaries["boundaries"]) == 2 and boundaries["window_posts"] >= CONFIG.min_window_posts
         )
         assert card["cv"][media]["majority"]["accuracy"]["mean"] is not None
     assert card["date_range"]["start"] == "2020-01-01T00:00:00Z"

@@ -107,6 +107,11 @@ class RunFolder:
         return self.root / "model"
 
     @property
+    def model_card(self) -> Path:
+        """The model's card: approach per media type, N, target, class boundaries (written last)."""
+        return self.model / "config.json"
+
+    @property
     def explain(self) -> Path:
         return self.root / "explain"
 

@@ -43,7 +43,8 @@ from instapop.models.ranker import Ranker
 log = logging.getLogger(__name__)
 
 FORMAT = "instapop-model"
-FORMAT_VERSION = 2  # 2: an architecture names its approach; ranker entries
+FORMAT_VERSION = 3  # 2: an architecture names its approach; ranker entries; 3: class boundaries
+# in the target's units, under "boundaries" (was "por_boundaries")
 CV_METRICS = ("accuracy", "top2_accuracy", "balanced_accuracy", "macro_f1", "spearman", "pairwise_accuracy")
 # --------------------------------------------------------------------------- choosing
 
@@ -144,10 +145,11 @@ def _posts(items: MediaSet) -> tuple[np.ndarray, np.ndarray]:
 
 
 def latest_window_boundaries(items: MediaSet, n_classes: int, config: Config) -> dict[str, Any] | None:
-    """PoR cut points of the classes among the posts of the latest label window.
+    """Cut points of the classes, in the run's target (PoR, reach-rate...), among the posts of the
+    latest label window.
 
     The window is the one ``labels`` centres on the most recent post (widened to hold
-    ``min_window_posts``); a new post needs a PoR above cut k-1 to reach class k.
+    ``min_window_posts``); a new post needs a target value above cut k-1 to reach class k.
     """
     if len(items) == 0:
         return None
@@ -156,7 +158,7 @@ def latest_window_boundaries(items: MediaSet, n_classes: int, config: Config) ->
     window = por[lo[-1] : hi[-1]]
     cuts = np.quantile(window, np.arange(1, n_classes) / n_classes)
     return {
-        "por_boundaries": [float(c) for c in cuts],
+        "boundaries": [float(c) for c in cuts],
         "window_start": _iso(seconds[lo[-1]]),
         "window_end": _iso(seconds[hi[-1] - 1]),
         "window_posts": int(len(window)),
@@ -321,9 +323,9 @@ def model_card_text(card: dict[str, Any]) -> str:
             )
         boundaries = card["class_boundaries"][media]
         if boundaries:
-            cuts = ", ".join(f"{c:.4f}" for c in boundaries["por_boundaries"])
+            cuts = ", ".join(f"{c:.4g}" for c in boundaries["boundaries"])
             lines.append(
-                f"- PoR class boundaries in the latest window ({boundaries['window_start']} to "
+                f"- {card['target']} class boundaries in the latest window ({boundaries['window_start']} to "
                 f"{boundaries['window_end']}, {boundaries['window_posts']} posts): {cuts}"
             )
         lines.append("")

@@ -2,8 +2,8 @@
 
 Each row comes from the profile's run folder alone (read with
 :func:`instapop.report.run_files.load_run`, as the report does): posts and media,
-label reliability, the approach the final model uses (the one with the best CV
-accuracy, :func:`instapop.training.choose_approach`) with its accuracy beside the
+label reliability, the approach the final model uses (read from its model card, at its
+N) with its accuracy beside the
 majority-class baseline, how well it ranks posts (Spearman correlation of its
 score with the within-window percentile, and pairwise accuracy), the most popular region's first
 thumbnails and a link to the profile's report. A failed profile keeps its row,
@@ -30,7 +30,6 @@ from instapop.cv_rows import CVRow, cv_rows, find_row
 from instapop.embed.cache import write_atomically
 from instapop.report.html import esc
 from instapop.report.run_files import RunFiles, load_run
-from instapop.training import choose_approach
 
 PORTFOLIO_HTML = "portfolio.html"
 PORTFOLIO_CSV = "portfolio.csv"
@@ -98,15 +97,13 @@ def _mean(row: CVRow | None, metric: str) -> float:
 
 
 def _model_columns(run: RunFiles, media: str) -> dict[str, Any]:
-    """The chosen approach of one media type at the model's N, its accuracy and ranking quality."""
+    """The approach the saved model uses for one media type (its card), at its N: accuracy, ranking."""
     blank = {f"{media}_{k}": float("nan") for k in ("accuracy", "majority", "spearman", "pairwise")}
-    if run.cv is None:
+    card = run.model_card or {}
+    approach = card.get(f"{media}_approach")
+    if run.cv is None or approach is None:
         return {f"{media}_approach": "", **blank}
-    n_classes = max(run.config.n_classes)
-    approach, _ = choose_approach(run.cv, media, n_classes)
-    if approach is None:
-        return {f"{media}_approach": "", **blank}
-    rows = cv_rows(run.cv)
+    n_classes, rows = card["n_classes"], cv_rows(run.cv)
     row = find_row(rows, media, approach, n_classes)
     return {
         f"{media}_approach": approach,

@@ -30,6 +30,7 @@ class RunFiles:
     summary : ``summary.json``.
     dedup, dedup_summary : ``dedup.csv``, ``dedup.json``.
     cv : ``cv_results.json``.
+    model_card : ``model/config.json``: the chosen approach per media type, N, target.
     explain : ``explain/explain.json``.
     stages : ``stages.json``: what each stage of ``instapop run`` did (see :meth:`stages_not_run`).
     failed : media the embeddings stage could not read (media_id, path, reason), from ``features/``.
@@ -45,6 +46,7 @@ class RunFiles:
     dedup: pd.DataFrame | None = None
     dedup_summary: dict | None = None
     cv: dict | None = None
+    model_card: dict | None = None
     explain: dict | None = None
     stages: dict | None = None
     failed: pd.DataFrame | None = None
@@ -134,6 +136,7 @@ def load_run(run_dir: Path) -> RunFiles:
         (folder.dedup, _csv, "dedup"),
         (folder.dedup_summary, _json, "dedup_summary"),
         (folder.cv_results, _json, "cv"),
+        (folder.model_card, _json, "model_card"),
         (folder.explain_json, _json, "explain"),
         (folder.stages, _json, "stages"),
         (folder.features, _failed_media, "failed"),
