@@ -260,8 +260,18 @@ def manifest_profile(tmp_path_factory) -> Path:
     return folder
 
 
+def _ingested(profile: Path, run: Path) -> Path:
+    """``run``, after ``instapop ingest profile --out run`` (embed reads the run's media table)."""
+    from instapop.stages import ProfileInput, RunInputs, run_stage
+
+    if not (run / "media.csv").is_file():
+        inputs = RunInputs(profile=ProfileInput(profile), progress=False)
+        run_stage("ingest", run, inputs=inputs, config=CONFIG)
+    return run
+
+
 def _embed_command(profile: Path, run: Path, cache: Path) -> list[str]:
-    return [sys.executable, "-m", "instapop", "embed", str(profile), "--out", str(run), "--cache", str(cache),
+    return [sys.executable, "-m", "instapop", "embed", str(_ingested(profile, run)), "--cache", str(cache),
             "--views", "3"]  # fmt: skip
 
 

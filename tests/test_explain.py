@@ -194,10 +194,7 @@ def test_tsne_map_refuses_too_few_points() -> None:
 @pytest.fixture(scope="module")
 def explained_run(make_run) -> Path:
     """A 60-post synthetic study up to the final models, with its explanations."""
-    from instapop.explain.run import explain_if_missing
-
-    run_dir = make_run(n_posts=60, seed=7, upto="train")
-    explain_if_missing(run_dir, progress=False)
+    run_dir = make_run(n_posts=60, seed=7, upto="explain")
     return run_dir
 
 

@@ -35,10 +35,7 @@ INGEST_FILES = ("media.csv", "posts.csv", "excluded.csv", "followers.csv", "summ
 @pytest.fixture(scope="module")
 def explained_run(make_run) -> Path:
     """A 60-post study up to the final models, explained, with its report built."""
-    from instapop.explain.run import explain_if_missing
-
-    run_dir = make_run(n_posts=60, seed=7, upto="train")
-    explain_if_missing(run_dir, progress=False)
+    run_dir = make_run(n_posts=60, seed=7, upto="explain")
     build_report(run_dir)
     return run_dir
 

@@ -46,6 +46,7 @@ import pandas as pd
 
 from instapop.errors import InstapopError
 from instapop.runfolder import RunFolder
+from instapop.tables import read_table
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ SHAPE_COLUMNS = ("carousel_size", "position", "video_share")
 CAPTION_COLUMNS = ("log_caption_chars", "log_hashtags", "log_mentions", "log_emoji")
 CONTEXT_COLUMNS: tuple[str, ...] = (*TIMING_COLUMNS, *SHAPE_COLUMNS, *CAPTION_COLUMNS)
 
+# posts.csv columns read as text: ids, the caption, and the source's words for a post
+POST_TEXT_COLUMNS = ("post_id", "shortcode", "caption", "source", "post_type", "missing", "flags")
 FIRST_POST_GAP_HOURS = 24.0  # gap of a profile's only post: nothing to take a median of
 _HOUR_ANGLE = 2 * math.pi / 24
 _HASHTAG = re.compile(r"#\w+")
@@ -188,9 +191,7 @@ def read_posts(run_dir: Path) -> pd.DataFrame:
     path = RunFolder(run_dir).posts
     if not path.is_file():
         raise InstapopError(f"{path}: not found; run `instapop ingest` first")
-    posts = pd.read_csv(
-        path, dtype={"post_id": str, "shortcode": str, "caption": str}, keep_default_na=False, na_values={}
-    )
+    posts = read_table(path, POST_TEXT_COLUMNS)
     posts["timestamp"] = pd.to_datetime(posts["timestamp"], utc=True, format="ISO8601")
     return posts
 

@@ -41,6 +41,7 @@ from instapop.sources import (
     read_source,
     source_format,
 )
+from instapop.tables import read_table
 from instapop.targets import POR, REACH_RATE, agreement, choose_target, reach_problem, target_values
 
 __all__ = [  # the suffixes and manifest names live in instapop.sources; still importable from here
@@ -245,11 +246,8 @@ def load_media(run_dir: Path) -> pd.DataFrame:
     path = RunFolder(run_dir).media
     if not path.is_file():
         raise InstapopError(f"{path}: not found; run `instapop ingest` first")
-    media = pd.read_csv(path, dtype={c: str for c in _STRING_COLUMNS}, keep_default_na=False, na_values={})
+    media = read_table(path, _STRING_COLUMNS)
     media["timestamp"] = pd.to_datetime(media["timestamp"], utc=True, format="ISO8601")
-    for column in ("followers", "confidence_days", "por", "target"):
-        if column in media:
-            media[column] = pd.to_numeric(media[column], errors="coerce")
     media["is_carousel"] = media["is_carousel"].astype(str).str.lower() == "true"
     return media
 

@@ -1018,7 +1018,7 @@ def _media_card(card: dict[str, Any], media: str, approach: str) -> dict[str, An
     return {
         "approach": approach,
         "choice": card["choice"][media],
-        "boundaries": window.get("por_boundaries"),
+        "boundaries": window.get("boundaries"),
         "window": {key: window.get(key) for key in ("window_start", "window_end", "window_posts")},
         "cv_accuracy": accuracy.get("mean"),
         "cv_std": accuracy.get("std"),
