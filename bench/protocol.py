@@ -47,7 +47,7 @@ def evaluate_and_train(run_dir: Path | None, dataset, config: Config, timings: d
     out = run_dir or Path("bench-out") / "protocol-warm"
     write_cv_results(results, out)
     timed(
-        timings, "train", lambda: train_final(dataset, results, config, max(config.n_classes), out / "model")
+        timings, "train", lambda: train_final(dataset, results, config, config.model_n, out / "model")
     )
     print(cv_markdown(results))
 
@@ -68,8 +68,8 @@ def warm(args: argparse.Namespace, config: Config) -> dict[str, float]:
 
 
 def cold(args: argparse.Namespace, config: Config) -> dict[str, float]:
-    from instapop import pipeline
     from instapop.datasets import load_run_dataset
+    from instapop.stages import ProfileInput, RunInputs, run_stage
     from instapop.synthetic import generate_profile
 
     data_dir, run_dir = args.out / "data", args.out / "run"
@@ -81,11 +81,12 @@ def cold(args: argparse.Namespace, config: Config) -> dict[str, float]:
     cache = args.out / "cache"
     shutil.rmtree(cache, ignore_errors=True)  # cold: nothing embedded yet
     run_dir.mkdir(parents=True)
-    followers = [data_dir / "followers.csv"]
+    profile = ProfileInput(data_dir / "profile", (data_dir / "followers.csv",))
+    inputs = RunInputs(profile=profile, cache_dir=cache, progress=False)
     timings: dict[str, float] = {}
-    timed(timings, "ingest", lambda: pipeline.ingest_stage(run_dir, data_dir / "profile", followers, config))
-    timed(timings, "embed", lambda: pipeline.embed_stage(run_dir, config, cache, progress=False))
-    timed(timings, "dedup", lambda: pipeline.dedup_stage(run_dir, config))
+    for name in ("ingest", "labels", "embed", "dedup"):
+        settings = config if name == "ingest" else None  # later stages read the run's config.json
+        timed(timings, name, lambda name=name, c=settings: run_stage(name, run_dir, inputs=inputs, config=c))
     dataset = timed(timings, "load", lambda: load_run_dataset(run_dir))
     print(f"  {len(dataset.images)} images, {len(dataset.videos)} videos after dedup")
     evaluate_and_train(run_dir, dataset, config, timings)

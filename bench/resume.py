@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from instapop.embed.cache import FeatureCache
-from instapop.pipeline import CV_CHECKPOINTS
+from instapop.runfolder import RunFolder
 
 
 def _timed(command: list[str], kill_when: Callable[[], bool] | None = None) -> tuple[float, bool]:
@@ -67,7 +67,7 @@ def main() -> None:
         clean_s, _ = _timed(study("clean"))
         entries = len(FeatureCache(work / "clean-cache"))
         rows = sum("skipped" not in row for row in _rows(work / "clean"))
-        cache, checkpoints = FeatureCache(work / "resumed-cache"), work / "resumed" / CV_CHECKPOINTS
+        cache, checkpoints = FeatureCache(work / "resumed-cache"), RunFolder(work / "resumed").cv_checkpoints
         first_s, killed_first = _timed(study("resumed"), lambda: len(cache) >= entries / 2)
         embedded = len(cache)
         second_s, killed_second = _timed(study("resumed"), lambda: _count(checkpoints) >= rows / 2)
