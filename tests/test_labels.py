@@ -9,6 +9,7 @@ import pytest
 from instapop.config import Config
 from instapop.labels import (
     UNLABELLED,
+    follower_change,
     global_classes,
     label_media,
     popularity_rate,
@@ -213,3 +214,17 @@ def test_classes_are_the_floor_of_n_times_the_percentile():
         classes = rolling_classes(times, por, n, 28.0, 15)
         assert (classes == np.floor(n * percentile + 1e-9)).all()
     assert ((percentile > 0) & (percentile < 1)).all()
+
+
+def test_follower_change_is_measured_inside_each_window_not_across_the_years():
+    """A profile that grew tenfold over years, slowly: every window sees a small change."""
+    timestamps = days(*range(0, 3650, 10))
+    slow = pd.DataFrame({"timestamp": timestamps, "followers": np.geomspace(1_000, 10_000, len(timestamps))})
+    change = follower_change(slow, Config(window_days=56, min_window_posts=3))
+    assert change["max"] < 0.05 and change["posts_over"] == 0 and change["posts"] == len(timestamps)
+    jump = slow.assign(followers=np.where(np.arange(len(timestamps)) < 100, 1_000.0, 1_500.0))
+    change = follower_change(jump, Config(window_days=56, min_window_posts=3))
+    assert change["max"] == pytest.approx(0.5)
+    # only the posts whose window straddles the jump: 28 days either side, one post per 10 days
+    assert 0 < change["posts_over"] <= 6
+    assert follower_change(slow.assign(followers=np.nan), Config()) is None

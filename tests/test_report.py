@@ -115,6 +115,17 @@ def test_report_reads_its_figures_from_the_run_folder(explained_run: Path) -> No
     assert run.media is not None and run.cv is not None and run.explain is not None
 
 
+def test_label_reliability_says_how_much_the_follower_estimate_changes_inside_a_window(
+    explained_run: Path,
+) -> None:
+    run = load_run(explained_run)
+    change = run.summary["follower_change"]
+    html = (explained_run / "report.html").read_text()
+    window = f"{run.config.window_days:g}-day window"
+    assert f"its {window}" in html and f"at most {change['max']:.1%} here" in html
+    assert change["max"] > 0 and change["posts"] == run.media["post_id"].nunique()
+
+
 @pytest.mark.browser
 def test_report_renders_in_chromium(explained_run: Path, artifacts_dir: Path, chromium) -> None:
     page, errors = open_page(chromium, (explained_run / "report.html").as_uri(), 1200, 1000)

@@ -24,6 +24,8 @@ growth and the follower estimate, not the post.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -31,6 +33,9 @@ from instapop.config import Config
 
 UNLABELLED = -1  # class of a post with no PoR (no follower estimate) or outside a split
 MEDIA_TYPES = ("image", "video")
+# A change of the follower estimate inside a window worth naming: a post's rank among its
+# window's posts moves only against posts whose PoR lies within this fraction of its own.
+FOLLOWER_CHANGE_NOTED = 0.10
 _SECOND = pd.Timedelta(seconds=1)
 _EPOCH = pd.Timestamp(0, tz="UTC")
 
@@ -174,6 +179,36 @@ def rolling_windows(sorted_seconds: np.ndarray, window_days: float, min_window_p
         lo[i] = np.searchsorted(t, t[i] - radius, side="left")
         hi[i] = np.searchsorted(t, t[i] + radius, side="right")
     return lo, hi
+
+
+def follower_change(posts: pd.DataFrame, config: Config) -> dict[str, Any] | None:
+    """How much the follower estimate changes inside the posts' label windows.
+
+    A class compares a post with the posts of its window, all divided by nearly the same
+    follower estimate, so an estimate's error matters only through how much the estimate
+    changes inside a window: a profile with one known count ten years ago can still have
+    labels that hardly depend on followers. Per post, the change is the estimate's
+    max / min - 1 over the post's window (the windows of :func:`rolling_windows`).
+
+    Returns
+    -------
+    ``{"max", "median", "posts_over", "over", "posts"}`` (changes as fractions; ``posts_over``
+    counts posts whose window changes by more than ``over``), or None without estimates.
+    """
+    known = posts.loc[posts["followers"].notna() & (posts["followers"] > 0)].sort_values("timestamp")
+    if known.empty:
+        return None
+    seconds = _epoch_seconds(known["timestamp"])
+    followers = known["followers"].to_numpy(float)
+    lo, hi = rolling_windows(seconds, config.window_days, config.min_window_posts)
+    change = np.array([followers[a:b].max() / followers[a:b].min() - 1 for a, b in zip(lo, hi, strict=True)])
+    return {
+        "max": round(float(change.max()), 4),
+        "median": round(float(np.median(change)), 4),
+        "over": FOLLOWER_CHANGE_NOTED,
+        "posts_over": int((change > FOLLOWER_CHANGE_NOTED).sum()),
+        "posts": len(change),
+    }
 
 
 def post_classes(posts: pd.DataFrame, config: Config, value: str = "por") -> pd.DataFrame:

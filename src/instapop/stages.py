@@ -116,7 +116,7 @@ def _ingest(run: RunData, config: Config, inputs: RunInputs):
 
 def _labels(run: RunData, config: Config, inputs: RunInputs) -> dict[str, Any]:
     from instapop.ingest import label_summary, write_tables
-    from instapop.labels import label_tables
+    from instapop.labels import follower_change, label_tables
     from instapop.targets import retarget
 
     summary = run.summary
@@ -126,6 +126,7 @@ def _labels(run: RunData, config: Config, inputs: RunInputs) -> dict[str, Any]:
     posts, media = label_tables(posts, run.media, config)
     write_tables(run.root, posts, media)
     summary.update(label_summary(media, config))
+    summary["follower_change"] = follower_change(posts, config)
     run.folder.summary.write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 

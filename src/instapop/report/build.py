@@ -35,16 +35,23 @@ def _posts_line(run: RunFiles) -> str:
 
 
 def _reliability_line(run: RunFiles) -> str:
+    """What the follower estimate can change in the labels: its change inside a label window."""
     if sections.target_name(run) != "PoR":
         return "Label reliability: labels rest on the reach in the export, not on a follower estimate."
-    posts = run.media.drop_duplicates("post_id")
-    low = int(posts["low_confidence"].sum())
-    days = f"{run.config.low_confidence_days:g} days"
-    if low == 0:
-        return f"Label reliability: every post went out within {days} of a known follower count."
+    change = (run.summary or {}).get("follower_change")
+    if change is None:
+        return "Label reliability: no follower estimate; PoR labels could not be computed."
+    window = f"{run.config.window_days:g}-day window"
+    line = (
+        f"Label reliability: a post's class compares it with the posts of its {window}, so the follower "
+        f"estimate matters only through how much it changes inside a window: at most {change['max']:.1%} "
+        f"here (median {change['median']:.1%})"
+    )
+    if change["posts_over"] == 0:
+        return line + "; the labels hardly depend on the estimate."
     return (
-        f"Label reliability: {1 - low / len(posts):.0%} of posts went out within {days} of a known follower "
-        f"count; the other {low} rest on an extrapolated or distant estimate: their labels are less certain."
+        line + f"; for {change['posts_over']} of {change['posts']} posts it changes by more than "
+        f"{change['over']:.0%} inside the window, so their labels rest partly on the estimate."
     )
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
+from matplotlib.ticker import StrMethodFormatter
 
 MEDIA_COLOURS = {"image": "tab:blue", "video": "tab:orange"}
 # red (least popular) -> amber -> green (most popular): every class stays visible on white
@@ -101,6 +102,8 @@ def por_over_time(posts: pd.DataFrame, followers: pd.DataFrame | None) -> bytes:
     ax_por.set_title("Popularity rate over time")
     ax_por.legend(fontsize=8, loc="upper right")
     ax_fol.set_ylabel("followers")
+    # Plain counts: a nearly flat estimate otherwise gets an offset axis such as "1e-7+5.0134e4".
+    ax_fol.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax_fol.legend(fontsize=8, loc="upper left")
     fig.autofmt_xdate()
     return png_bytes(fig)
