@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from instapop.batch.run import ProfileOutcome
+from instapop.batch.outcome import ProfileOutcome
 from instapop.cv_rows import CVRow, cv_rows, find_row
 from instapop.embed.cache import write_atomically
 from instapop.report.html import esc
