@@ -24,13 +24,15 @@ growth and the follower estimate, not the post.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
 from instapop.config import Config
+from instapop.media_types import IMAGE, MEDIA_TYPES
 
 UNLABELLED = -1  # class of a post with no PoR (no follower estimate) or outside a split
-MEDIA_TYPES = ("image", "video")
 _SECOND = pd.Timedelta(seconds=1)
 _EPOCH = pd.Timestamp(0, tz="UTC")
 
@@ -231,7 +233,7 @@ def label_media(media: pd.DataFrame, posts: pd.DataFrame, config: Config, value:
     labelled["por"] = labelled["post_id"].map(classes["por"]).to_numpy(float)
     if value != "por":
         labelled[value] = labelled["post_id"].map(posts.set_index("post_id")[value]).to_numpy(float)
-    is_image = (labelled["media_type"] == "image").to_numpy()
+    is_image = (labelled["media_type"] == IMAGE).to_numpy()
     image, video = (labelled["post_id"].map(classes[f"{t}_percentile"]) for t in MEDIA_TYPES)
     labelled["percentile"] = np.where(is_image, image, video).astype(float)
     for n in config.n_classes:
@@ -240,6 +242,17 @@ def label_media(media: pd.DataFrame, posts: pd.DataFrame, config: Config, value:
             video = labelled["post_id"].map(classes[f"video_{kind}_{n}"])
             labelled[f"{kind}_{n}"] = np.where(is_image, image, video).astype(np.int64)
     return labelled
+
+
+def class_column(n_classes: int) -> str:
+    """The media table's column of the rolling-window classes at N: ``class_<N>``."""
+    return f"class_{n_classes}"
+
+
+def class_ns(columns: Iterable[str]) -> list[int]:
+    """The N of every ``class_<N>`` column among ``columns``, ascending."""
+    numbers = (c.removeprefix("class_") for c in columns if c.startswith("class_"))
+    return sorted(int(n) for n in numbers if n.isdigit())
 
 
 def _epoch_seconds(timestamps) -> np.ndarray:

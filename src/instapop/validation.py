@@ -61,9 +61,10 @@ from tqdm.auto import tqdm
 from instapop import __version__
 from instapop.config import Config
 from instapop.cv_rows import CVRow, MeanStd
-from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
+from instapop.datasets import Dataset, MediaSet
 from instapop.embed.cache import cache_key, write_atomically
 from instapop.errors import InstapopError
+from instapop.media_types import IMAGE, VIDEO
 from instapop.models import training_threads
 from instapop.models.approaches import (
     Problem,

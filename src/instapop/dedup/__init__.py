@@ -98,6 +98,8 @@ from tqdm import tqdm
 from instapop.config import Config
 from instapop.dedup.verify import framed_candidates, verify_pairs
 from instapop.errors import BadInputError, InstapopError
+from instapop.labels import class_column, class_ns
+from instapop.media_types import MEDIA_TYPES, VIDEO
 from instapop.runfolder import RunFolder
 
 if TYPE_CHECKING:
@@ -333,10 +335,6 @@ def auto_threshold(nn_distances: np.ndarray, k: float = Config.dup_outlier_k) ->
 # --------------------------------------------------------------------------- conflicts
 
 
-def _class_columns(media: pd.DataFrame) -> list[str]:
-    return sorted(c for c in media.columns if c.startswith("class_"))
-
-
 def _priority(media: pd.DataFrame) -> pd.DataFrame:
     """Media sorted best-first: single post, most recent, lower carousel position, media id."""
     ranked = pd.DataFrame(
@@ -413,7 +411,7 @@ def resolve_conflicts(pairs: pd.DataFrame, media: pd.DataFrame) -> pd.DataFrame:
     unknown = sorted(set(graph) - set(by_id.index))
     if unknown:
         raise ValueError(f"pairs name media missing from the media table: {unknown[:5]}")
-    class_columns = _class_columns(media)
+    class_columns = [class_column(n) for n in class_ns(media.columns)]
 
     removed: dict[str, tuple[str, float]] = {}
     copies_removed: dict[str, int] = {}
@@ -506,7 +504,7 @@ class DedupResult:
             "n_pairs": int(len(self.pairs)),
             "n_removed": int(len(removed)),
             "n_removed_duplicates": {
-                t: int((duplicates["media_type"] == t).sum()) for t in ("image", "video")
+                t: int((duplicates["media_type"] == t).sum()) for t in MEDIA_TYPES
             },
             "n_excluded": int((removed["reason"] == REASON_EXCLUDED).sum()),
             "n_kept": int(table["kept"].sum()),
@@ -760,7 +758,7 @@ def _pictures(media: pd.DataFrame) -> dict[str, str]:
     for media_id, media_type, path, thumb in zip(
         media["media_id"], media["media_type"], media["path"], thumbnails.fillna(""), strict=True
     ):
-        pictures[str(media_id)] = str(thumb) if media_type == "video" else str(path)
+        pictures[str(media_id)] = str(thumb) if media_type == VIDEO else str(path)
     return pictures
 
 

@@ -41,7 +41,9 @@ from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from instapop.config import Config
-from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
+from instapop.cv_rows import MAJORITY
+from instapop.datasets import Dataset, MediaSet
+from instapop.media_types import IMAGE, VIDEO
 from instapop.models.crossval import (
     DatasetTensors,
     Outcome,
@@ -417,7 +419,7 @@ class RankerApproach(Approach):
 class MajorityApproach(Approach):
     """The training folds' most common class (ties: the lowest class)."""
 
-    name, media, label = "majority", (IMAGE, VIDEO), "baseline: most common class"
+    name, media, label = MAJORITY, (IMAGE, VIDEO), "baseline: most common class"
     baseline, candidate = True, False
 
     def cross_validate(self, problem: Problem) -> Outcome:
