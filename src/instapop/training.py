@@ -8,7 +8,7 @@ and video, and writes ``model/``:
 - ``video.safetensors``: the video model (the CNN-RNN, a head on the frames' time-max, or the ranker);
 - ``card.md``: the model card, in words: what was chosen and why, on what data, how well it did;
 - ``config.json``: N, backbone and preprocessing (the whole ``Config`` under ``"config"``),
-  the approach per media type and why it won, the CV figures, the PoR boundaries of the classes
+  the approach per media type and why it won, the CV figures, the class boundaries (in the target)
   in the latest label window, the training date range and each weight file's SHA-256.
 
 ``load_model`` rebuilds the modules from ``config.json`` and refuses weight files whose hash,

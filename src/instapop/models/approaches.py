@@ -215,8 +215,6 @@ def approaches_for(media: str, names: tuple[str, ...] | None = None) -> list[App
 # What every neural approach's training reads: its layers' dropout, the fit loop's settings, and
 # where the epoch callback's rows come from (``Split``).
 NEURAL_FIELDS = ("dropout", "lr", "epochs", "batch_size", "epoch_callback")
-# The inner folds that choose a penalty (ranker, logreg).
-INNER_FIELDS = ("inner_splits",)
 
 
 def _all(n: int) -> tuple[torch.Tensor, ...]:
@@ -393,7 +391,7 @@ class RankerApproach(Approach):
 
     name, media, label = "ranker", (IMAGE, VIDEO), "ranker: picture + context"
     needs_context, cost = True, 2
-    config_fields = (*INNER_FIELDS, "ranker_alphas", "ranker_context_weights")
+    config_fields = ("inner_splits", "ranker_alphas", "ranker_context_weights")
 
     def architecture(self, media: str) -> str:
         return "RankerHead"
@@ -544,7 +542,7 @@ class LogregApproach(_HeadOnImages):
 
     name, media, label = "logreg", (IMAGE, VIDEO), "baseline: logistic regression"
     baseline, cost = True, 1
-    config_fields = (*INNER_FIELDS, "logreg_c", "logreg_cs", "logreg_max_iter")
+    config_fields = ("inner_splits", "logreg_c", "logreg_cs", "logreg_max_iter")
 
     @staticmethod
     def _inputs(problem: Problem) -> np.ndarray:
