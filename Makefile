@@ -29,6 +29,7 @@ demo: setup
 
 test: setup browser
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 	$(BIN)/mkdocs build --strict -d build/site
 	$(BIN)/python -m pytest -q
 

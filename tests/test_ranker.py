@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from instapop.config import PAPER, Config
-from instapop.datasets import IMAGE, Dataset, build_dataset, planted_dataset
+from instapop.datasets import Dataset, build_dataset, planted_dataset
+from instapop.media_types import IMAGE
 from instapop.models.approaches import REGISTRY, Approach, Fitted, Problem, register
 from instapop.models.crossval import Outcome, assemble
 from instapop.models.dense import ImageHead

@@ -203,10 +203,7 @@ def test_checkpointed_rows_are_reused_and_never_stale(planted_small, small_resul
     got, expected = (json.loads(cv_json(r))["rows"] for r in (again, small_results))
     reread = json.loads(cv_json({"rows": [marked]}))["rows"]  # the marked row, without predictions
     assert [g for g, e in zip(got, expected, strict=True) if g != e] == reread
-    moved = dataclasses.replace(planted_small, image_views=planted_small.image_views + np.float32(1e-3))
-    changed = evaluate(moved, FAST, progress=False, checkpoints=folder)  # other features: nothing reused
-    assert all(r["n_items"] > 0 for r in changed["rows"])
-    assert {p.name for p in folder.glob("*.json")}.isdisjoint(p.name for p in files)  # stale ones removed
+    # which rows a change of settings or data trains again: tests/test_checkpoints.py
 
 
 def test_pairwise_accuracy_counts_ties_as_half() -> None:

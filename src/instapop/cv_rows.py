@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# The majority-class baseline's approach name: the row every accuracy is read against.
+MAJORITY = "majority"
+
 _FIXED = ("media", "approach", "n_classes", "n_items", "skipped", "repeats", "folds", "predictions")
 
 

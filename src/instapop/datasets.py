@@ -19,11 +19,11 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from instapop.errors import InstapopError
+from instapop.labels import class_column, class_ns
+from instapop.media_types import IMAGE, VIDEO
 from instapop.runfolder import RunFolder
 
 log = logging.getLogger(__name__)
-
-IMAGE, VIDEO = "image", "video"
 
 
 class Features(Protocol):
@@ -118,11 +118,6 @@ class Dataset:
         return tuple(sorted(set(self.images.labels) & set(self.videos.labels)))
 
 
-def class_columns(media: pd.DataFrame) -> list[int]:
-    """The N of every ``class_<N>`` column of a media table, ascending."""
-    return sorted(int(c.removeprefix("class_")) for c in media.columns if c.removeprefix("class_").isdigit())
-
-
 def value_column(media: pd.DataFrame) -> str:
     """The column classes were computed on: ``target`` (see :mod:`instapop.targets`), else ``por``."""
     return "target" if "target" in media.columns else "por"
@@ -131,7 +126,7 @@ def value_column(media: pd.DataFrame) -> str:
 def _usable(rows: pd.DataFrame, ns: list[int], feature_ids: set[str]) -> tuple[pd.DataFrame, list[dict]]:
     """Rows with features, a finite target value (PoR by default) and every class; the rest with a reason."""
     reasons = pd.Series("", index=rows.index)
-    classes = rows[[f"class_{n}" for n in ns]].astype(float)
+    classes = rows[[class_column(n) for n in ns]].astype(float)
     missing_class = (classes.isna() | (classes < 0)).any(axis=1)  # labels.UNLABELLED is -1
     reasons[missing_class] = "no popularity class (no PoR or too few posts in its window)"
     reasons[~np.isfinite(rows[value_column(rows)].astype(float))] = (
@@ -149,7 +144,7 @@ def _media_set(rows: pd.DataFrame, ns: list[int]) -> MediaSet:
         groups=rows["post_id"].astype(str).to_numpy(),
         timestamps=timestamps,
         por=rows[value_column(rows)].astype(float).to_numpy(),
-        labels={n: rows[f"class_{n}"].astype(np.int64).to_numpy() for n in ns},
+        labels={n: rows[class_column(n)].astype(np.int64).to_numpy() for n in ns},
         percentile=rows["percentile"].astype(float).to_numpy() if "percentile" in rows else None,
     )
 
@@ -190,7 +185,7 @@ def build_dataset(
     InstapopError
         When the table has no ``class_<N>`` column.
     """
-    ns = class_columns(media)
+    ns = class_ns(media.columns)
     if not ns:
         raise InstapopError("media table has no class_<N> columns: ingest it with a follower history")
     kept = media[~media["media_id"].astype(str).isin(removed)]

@@ -26,7 +26,8 @@ import pandas as pd
 from instapop.config import PAPER, Config
 from instapop.errors import InstapopError
 from instapop.followers import FollowerHistory, read_followers
-from instapop.labels import MEDIA_TYPES, class_counts, label_settings, label_tables, popularity_rate
+from instapop.labels import class_counts, label_settings, label_tables, popularity_rate
+from instapop.media_types import IMAGE, MEDIA_TYPES, VIDEO
 from instapop.runfolder import RunFolder
 from instapop.sources import (
     BUSINESS_SUITE,
@@ -468,8 +469,8 @@ def _post_table(posts: list[Post], history: FollowerHistory) -> pd.DataFrame:
             "timestamp": pd.to_datetime([p.timestamp for p in posts], unit="s", utc=True),
             "likes": [p.likes for p in posts],
             "comments": [p.comments for p in posts],
-            "n_images": [sum(m.media_type == "image" for m in p.media) for p in posts],
-            "n_videos": [sum(m.media_type == "video" for m in p.media) for p in posts],
+            "n_images": [sum(m.media_type == IMAGE for m in p.media) for p in posts],
+            "n_videos": [sum(m.media_type == VIDEO for m in p.media) for p in posts],
             "is_carousel": [len(p.media) > 1 or p.media[0].child_index > 0 for p in posts],
             "caption": [p.caption for p in posts],
             "source": [p.source for p in posts],

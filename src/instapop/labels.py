@@ -24,15 +24,16 @@ growth and the follower estimate, not the post.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from instapop.config import Config
+from instapop.media_types import IMAGE, MEDIA_TYPES
 
 UNLABELLED = -1  # class of a post with no PoR (no follower estimate) or outside a split
-MEDIA_TYPES = ("image", "video")
 # A change of the follower estimate inside a window worth naming: a post's rank among its
 # window's posts moves only against posts whose PoR lies within this fraction of its own.
 FOLLOWER_CHANGE_NOTED = 0.10
@@ -266,7 +267,7 @@ def label_media(media: pd.DataFrame, posts: pd.DataFrame, config: Config, value:
     labelled["por"] = labelled["post_id"].map(classes["por"]).to_numpy(float)
     if value != "por":
         labelled[value] = labelled["post_id"].map(posts.set_index("post_id")[value]).to_numpy(float)
-    is_image = (labelled["media_type"] == "image").to_numpy()
+    is_image = (labelled["media_type"] == IMAGE).to_numpy()
     image, video = (labelled["post_id"].map(classes[f"{t}_percentile"]) for t in MEDIA_TYPES)
     labelled["percentile"] = np.where(is_image, image, video).astype(float)
     for n in config.n_classes:
@@ -275,6 +276,17 @@ def label_media(media: pd.DataFrame, posts: pd.DataFrame, config: Config, value:
             video = labelled["post_id"].map(classes[f"video_{kind}_{n}"])
             labelled[f"{kind}_{n}"] = np.where(is_image, image, video).astype(np.int64)
     return labelled
+
+
+def class_column(n_classes: int) -> str:
+    """The media table's column of the rolling-window classes at N: ``class_<N>``."""
+    return f"class_{n_classes}"
+
+
+def class_ns(columns: Iterable[str]) -> list[int]:
+    """The N of every ``class_<N>`` column among ``columns``, ascending."""
+    numbers = (c.removeprefix("class_") for c in columns if c.startswith("class_"))
+    return sorted(int(n) for n in numbers if n.isdigit())
 
 
 def _epoch_seconds(timestamps) -> np.ndarray:

@@ -8,7 +8,7 @@ and video, and writes ``model/``:
 - ``video.safetensors``: the video model (the CNN-RNN, a head on the frames' time-max, or the ranker);
 - ``card.md``: the model card, in words: what was chosen and why, on what data, how well it did;
 - ``config.json``: N, backbone and preprocessing (the whole ``Config`` under ``"config"``),
-  the approach per media type and why it won, the CV figures, the PoR boundaries of the classes
+  the approach per media type and why it won, the CV figures, the class boundaries (in the target)
   in the latest label window, the training date range and each weight file's SHA-256.
 
 ``load_model`` rebuilds the modules from ``config.json`` and refuses weight files whose hash,
@@ -31,10 +31,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from instapop.config import Config
-from instapop.cv_rows import CVRow, cv_rows, find_row
-from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
+from instapop.cv_rows import MAJORITY, CVRow, cv_rows, find_row
+from instapop.datasets import Dataset, MediaSet
 from instapop.errors import InstapopError
 from instapop.labels import rolling_windows
+from instapop.media_types import IMAGE, VIDEO
 from instapop.models import training_threads
 from instapop.models.approaches import Fitted, Problem, ShapeMismatch, approach, approaches_for
 from instapop.models.crossval import DatasetTensors
@@ -115,7 +116,7 @@ def choose_approach(cv_results: dict[str, Any], media: str, n_classes: int) -> t
         f"{best} had {how} at N={n_classes}: {_fmt(rows[best])}, Spearman {_spearman(rows[best]):.3f} "
         f"(others: {others})"
     )
-    majority = find_row(all_rows, media, "majority", n_classes)
+    majority = find_row(all_rows, media, MAJORITY, n_classes)
     if _scored(majority):
         reason += f"; majority-class baseline {_fmt(majority)}"
         if _accuracy(rows[best]) <= _accuracy(majority):

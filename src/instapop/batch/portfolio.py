@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from instapop.batch.run import ProfileOutcome
-from instapop.cv_rows import CVRow, cv_rows, find_row
+from instapop.batch.outcome import ProfileOutcome
+from instapop.cv_rows import MAJORITY, CVRow, cv_rows, find_row
 from instapop.embed.cache import write_atomically
+from instapop.media_types import IMAGE, VIDEO
 from instapop.report.html import esc
 from instapop.report.run_files import RunFiles, load_run
 
@@ -108,7 +109,7 @@ def _model_columns(run: RunFiles, media: str) -> dict[str, Any]:
     return {
         f"{media}_approach": approach,
         f"{media}_accuracy": _mean(row, "accuracy"),
-        f"{media}_majority": _mean(find_row(rows, media, "majority", n_classes), "accuracy"),
+        f"{media}_majority": _mean(find_row(rows, media, MAJORITY, n_classes), "accuracy"),
         f"{media}_spearman": _mean(row, "spearman"),
         f"{media}_pairwise": _mean(row, "pairwise_accuracy"),
     }
@@ -157,11 +158,11 @@ def profile_row(outcome: ProfileOutcome, out_dir: Path) -> tuple[dict[str, Any],
         counts = run.media["media_type"].value_counts()
         row |= {
             "posts": run.media["post_id"].nunique(),
-            "images": int(counts.get("image", 0)),
-            "videos": int(counts.get("video", 0)),
+            "images": int(counts.get(IMAGE, 0)),
+            "videos": int(counts.get(VIDEO, 0)),
             "label_reliability": 1 - _share(run.media.drop_duplicates("post_id")["low_confidence"]),
         }
-    row |= _model_columns(run, "image") | _model_columns(run, "video")
+    row |= _model_columns(run, IMAGE) | _model_columns(run, VIDEO)
     regions = ((run.explain or {}).get("map") or {}).get("regions") or []
     row["popular_regions"] = sum(r["direction"] == "popular" for r in regions)
     if outcome.report is not None:

@@ -30,13 +30,15 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
 
+from instapop.batch.outcome import ProfileOutcome
+from instapop.batch.portfolio import write_portfolio
 from instapop.batch.profiles import BatchProfile
 from instapop.config import PAPER, Config
 from instapop.embed.augment import AUGMENT_VERSION
@@ -51,29 +53,6 @@ RUNS_FOLDER = "profiles"  # OUT/profiles/<name>/ is each profile's run folder
 STATE_FOLDER = "state"  # OUT/state/{shards,profiles}/ hold the done-markers
 SUMMARY_NAME = "batch.json"
 _SHARD_COLUMNS = ("media_id", "media_type", "path", "thumbnail")
-
-
-@dataclass
-class ProfileOutcome:
-    """What became of one profile.
-
-    Attributes
-    ----------
-    name : the profile's name (its run folder's name).
-    run_dir : its run folder.
-    status : ``"done"`` (studied by this batch), ``"reused"`` (an earlier batch's study of
-        the same media and settings) or ``"failed"``.
-    reason : why it failed, in one line.
-    report : its ``report.html``, once studied.
-    timings : seconds per stage of its study.
-    """
-
-    name: str
-    run_dir: Path
-    status: str = "failed"
-    reason: str = ""
-    report: Path | None = None
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -433,8 +412,6 @@ def run_batch(
     -------
     BatchResult; failed profiles carry their reason and the others their report.
     """
-    from instapop.batch.portfolio import write_portfolio
-
     out_dir = Path(out_dir).resolve()
     cache_dir = Path(cache_dir).resolve() if cache_dir else default_cache_dir()
     batch = _Batch(out_dir, config, cache_dir, progress)

@@ -53,6 +53,7 @@ from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from instapop.config import Config
+from instapop.dedup.threshold import auto_threshold
 from instapop.media import MediaError, _check_not_empty, _check_pixels, _to_rgb
 from instapop.runtime import resolve_threads
 
@@ -444,8 +445,6 @@ def framed_candidates(
     -------
     list of (id, id), each pair once, ids in sorted order within a pair.
     """
-    from instapop.dedup import auto_threshold
-
     ids = sorted(pictures)
 
     def thumbnails(media_id: str) -> tuple[np.ndarray, np.ndarray | None] | None:

@@ -35,6 +35,7 @@ from instapop.embed.backbone import Encoder, load_encoder
 from instapop.embed.cache import FeatureCache, cache_key, file_digest, write_atomically
 from instapop.errors import InstapopError
 from instapop.media import MediaError, load_image, sample_video
+from instapop.media_types import IMAGE, VIDEO
 from instapop.runtime import resolve_threads
 
 log = logging.getLogger(__name__)
@@ -176,9 +177,9 @@ class _Preparer:
     def __call__(self, row: dict[str, Any]) -> _Item:
         item = _Item(str(row["media_id"]), str(row["media_type"]), str(row["path"]))
         try:
-            if item.media_type == "image":
+            if item.media_type == IMAGE:
                 item.parts = self._image_parts(Path(item.path))
-            elif item.media_type == "video":
+            elif item.media_type == VIDEO:
                 item.parts = self._video_parts(Path(item.path), _thumbnail_path(row))
             else:
                 item.error = f"unknown media_type {item.media_type!r}; expected 'image' or 'video'"
@@ -363,8 +364,8 @@ def _assemble(items: list[_Item], encoder: Encoder, config: Config, stats: dict[
     failed = [item for item in items if item.error is not None]
     for item in failed:
         log.warning("skipped %s: %s", item.path, item.error)
-    images = [item for item in items if item.error is None and item.media_type == "image"]
-    videos = [item for item in items if item.error is None and item.media_type == "video"]
+    images = [item for item in items if item.error is None and item.media_type == IMAGE]
+    videos = [item for item in items if item.error is None and item.media_type == VIDEO]
     dim = encoder.dim
     image_views = (
         np.stack([np.concatenate([p.vectors for p in item.parts]) for item in images])

@@ -28,6 +28,8 @@ from instapop.errors import InstapopError
 from instapop.explain.gradcam import GradCam, class_evidence, gradcam, overlay
 from instapop.explain.tsne import find_regions, tsne_map
 from instapop.explain.video import filmstrip, frame_gradcam, frame_importance
+from instapop.labels import class_column, class_ns
+from instapop.media_types import IMAGE, VIDEO
 from instapop.runfolder import RunFolder
 
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ class RunInputs:
     def items(self, kind: str, n_classes: int) -> tuple[np.ndarray, list[Item]]:
         """Rows of the features' image (or video) arrays that are labelled and kept, and their items."""
         column = label_column(self.media, n_classes)
-        ids = self.features.image_ids if kind == "image" else self.features.video_ids
+        ids = self.features.image_ids if kind == IMAGE else self.features.video_ids
         labelled = set(self.media.loc[self.media[column].fillna(-1) >= 0, "media_id"])  # -1: unlabelled
         rows = np.array(
             [i for i, mid in enumerate(ids) if mid in labelled and mid not in self.removed], dtype=int
@@ -66,7 +68,7 @@ class Item:
     """One picture on the map: an image, or a video seen through its thumbnail."""
 
     media_id: str
-    kind: str  # "image" or "video"
+    kind: str  # IMAGE or VIDEO
     picture: str  # path of the image, or of the video's thumbnail
     path: str  # the media file itself
     label: int
@@ -87,9 +89,9 @@ def removed_media(run_dir: Path) -> set[str]:
 
 def label_column(media: pd.DataFrame, n_classes: int) -> str:
     """The rolling-window class column for N classes, or an error naming the ones present."""
-    column = f"class_{n_classes}"
+    column = class_column(n_classes)
     if column not in media.columns:
-        present = [c for c in media.columns if c.startswith("class_")]
+        present = [class_column(n) for n in class_ns(media.columns)]
         raise InstapopError(
             f"media.csv has no {column} column (has {present}); rerun ingest with N={n_classes}"
         )
@@ -98,7 +100,7 @@ def label_column(media: pd.DataFrame, n_classes: int) -> str:
 
 def _items(media: pd.DataFrame, ids: list[str], kind: str, column: str) -> list[Item]:
     rows = media.set_index("media_id").loc[ids]
-    picture = rows["path"] if kind == "image" else rows["thumbnail"]
+    picture = rows["path"] if kind == IMAGE else rows["thumbnail"]
     return [
         Item(mid, kind, str(pic), str(path), int(label))
         for mid, pic, path, label in zip(ids, picture, rows["path"], rows[column], strict=True)
@@ -123,8 +125,8 @@ def region_strip(items: list[Item]) -> np.ndarray:
 
 def explain_map(run: RunInputs, n_classes: int) -> dict:
     """t-SNE of image (clean view) and thumbnail embeddings, its regions, and their figures."""
-    image_rows, items = run.items("image", n_classes)
-    video_rows, video_items = run.items("video", n_classes)
+    image_rows, items = run.items(IMAGE, n_classes)
+    video_rows, video_items = run.items(VIDEO, n_classes)
     items += video_items
     if len(items) < 3:
         return {"skipped": f"only {len(items)} labelled pictures; a map needs at least 3"}
@@ -177,7 +179,7 @@ def explain_images(run: RunInputs, model, backbone: Lite0, progress: bool) -> li
     """Grad-CAM of the image model for its most confident correct images of each class (Fig. 9)."""
     from instapop.media import load_image
 
-    rows, items = run.items("image", model.n_classes)
+    rows, items = run.items(IMAGE, model.n_classes)
     if not items:
         return []
     head = model.image_head().eval()
@@ -246,7 +248,7 @@ def explain_videos(run: RunInputs, model, backbone: Lite0, progress: bool) -> tu
 
     Returns the explanations and the videos that could not be explained (item, reason).
     """
-    rows, items = run.items("video", model.n_classes)
+    rows, items = run.items(VIDEO, model.n_classes)
     if not items or model.video_approach is None:  # no videos, or the model was trained without any
         return [], []
     video_model = model.video_model().eval()

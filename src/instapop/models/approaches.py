@@ -41,7 +41,9 @@ from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from instapop.config import Config
-from instapop.datasets import IMAGE, VIDEO, Dataset, MediaSet
+from instapop.cv_rows import MAJORITY
+from instapop.datasets import Dataset, MediaSet
+from instapop.media_types import IMAGE, VIDEO
 from instapop.models.crossval import (
     DatasetTensors,
     Outcome,
@@ -120,6 +122,12 @@ class Approach:
         that split is impossible.
     needs_frames, needs_context : bool
         It reads video frames / the post's context (prediction must supply them).
+    also_reads : tuple of str
+        Media types it trains on besides the row's own (a video approach that learns from images too).
+    config_fields : tuple of str
+        The ``Config`` fields its ``cross_validate`` reads beyond those every row reads
+        (``instapop.validation.checkpoints.VALIDATION_FIELDS``): a checkpointed row is trained
+        again when one of them changes, and reused when any other setting does.
     cost : int
         Rows start most costly first, so that parallel workers finish together.
     """
@@ -133,6 +141,8 @@ class Approach:
     neural: ClassVar[bool] = False
     needs_frames: ClassVar[bool] = False
     needs_context: ClassVar[bool] = False
+    also_reads: ClassVar[tuple[str, ...]] = ()
+    config_fields: ClassVar[tuple[str, ...]] = ()
     cost: ClassVar[int] = 0
 
     def architecture(self, media: str) -> str:
@@ -202,6 +212,10 @@ def approaches_for(media: str, names: tuple[str, ...] | None = None) -> list[App
 
 # --------------------------------------------------------------------------- shared pieces
 
+# What every neural approach's training reads: its layers' dropout, the fit loop's settings, and
+# where the epoch callback's rows come from (``Split``).
+NEURAL_FIELDS = ("dropout", "lr", "epochs", "batch_size", "epoch_callback")
+
 
 def _all(n: int) -> tuple[torch.Tensor, ...]:
     return (torch.arange(n),)
@@ -239,6 +253,7 @@ class ImageApproach(_HeadOnImages):
 
     name, media, label = "image", (IMAGE,), "image model"
     paper, neural, cost = True, True, 3
+    config_fields = NEURAL_FIELDS
 
     def cross_validate(self, problem: Problem) -> Outcome:
         t, split, config = problem.tensors, problem.split, problem.config
@@ -264,7 +279,7 @@ class VideoApproach(Approach):
 
     name, media, label = "video", (VIDEO,), "video model (CNN-RNN)"
     paper, neural, needs_frames, cost = True, True, True, 5
-    with_images: ClassVar[bool] = False
+    config_fields = (*NEURAL_FIELDS, "gru_units", "dense_units")
 
     def architecture(self, media: str) -> str:
         return "VideoGRU"
@@ -278,7 +293,7 @@ class VideoApproach(Approach):
         with seeded_init(seed):
             model = _video_gru(t.frames.shape[-1], problem.n_classes, config, len(split.fit))
         train = (Input(t.frames, t.video_labels, split.fit),)
-        if self.with_images:
+        if IMAGE in self.also_reads:
             train += (Input(t.views, t.image_labels, images_outside(split, problem.data), views=True),)
         return train_stacked(model, train, (t.frames, t.video_labels), split, config, seed)
 
@@ -288,7 +303,7 @@ class VideoApproach(Approach):
         with seeded_init(seed):
             model = _video_gru(t.frames.shape[-1], problem.n_classes, config)
         train = (Input(t.frames, t.video_labels, _all(len(t.frames))),)
-        if self.with_images:
+        if IMAGE in self.also_reads:
             train += (Input(t.views, t.image_labels, _all(len(t.views)), views=True),)
         fit(model, train, config, seed, epochs=epochs)
         return Fitted(model.eval(), meta={"epochs": epochs})
@@ -299,7 +314,7 @@ class ImageToVideoApproach(VideoApproach):
     """The CNN-RNN also trained on static sequences of (augmented) images."""
 
     name, label = "image_to_video", "CNN-RNN also trained on still images"
-    with_images, cost = True, 6
+    also_reads, cost = (IMAGE,), 6
 
 
 @register
@@ -308,6 +323,7 @@ class VideoToImageApproach(_HeadOnImages):
 
     name, media, label = "video_to_image", (VIDEO,), "image head also trained on videos"
     paper, neural, needs_frames, cost = True, True, True, 4
+    also_reads, config_fields = (IMAGE,), NEURAL_FIELDS
 
     def cross_validate(self, problem: Problem) -> Outcome:
         t, split, config = problem.tensors, problem.split, problem.config
@@ -375,6 +391,7 @@ class RankerApproach(Approach):
 
     name, media, label = "ranker", (IMAGE, VIDEO), "ranker: picture + context"
     needs_context, cost = True, 2
+    config_fields = ("inner_splits", "ranker_alphas", "ranker_context_weights")
 
     def architecture(self, media: str) -> str:
         return "RankerHead"
@@ -417,7 +434,7 @@ class RankerApproach(Approach):
 class MajorityApproach(Approach):
     """The training folds' most common class (ties: the lowest class)."""
 
-    name, media, label = "majority", (IMAGE, VIDEO), "baseline: most common class"
+    name, media, label = MAJORITY, (IMAGE, VIDEO), "baseline: most common class"
     baseline, candidate = True, False
 
     def cross_validate(self, problem: Problem) -> Outcome:
@@ -525,6 +542,7 @@ class LogregApproach(_HeadOnImages):
 
     name, media, label = "logreg", (IMAGE, VIDEO), "baseline: logistic regression"
     baseline, cost = True, 1
+    config_fields = ("inner_splits", "logreg_c", "logreg_cs", "logreg_max_iter")
 
     @staticmethod
     def _inputs(problem: Problem) -> np.ndarray:

@@ -32,7 +32,7 @@ import torch
 from sklearn.model_selection import GroupKFold
 from torch import nn
 
-IMAGE, VIDEO = "image", "video"
+from instapop.media_types import IMAGE, VIDEO
 
 
 def picture_features(media: str, embeddings: np.ndarray) -> np.ndarray:

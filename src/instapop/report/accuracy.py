@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from instapop.cv_rows import CVRow, MeanStd, cv_rows
+from instapop.cv_rows import MAJORITY, CVRow, MeanStd, cv_rows
 from instapop.models.approaches import REGISTRY
 from instapop.report import figures
 from instapop.report.html import Section, image, missing, paragraph, table
@@ -120,7 +120,7 @@ def summary_lines(cv: dict) -> list[str]:
     every = cv_rows(cv)
     for media, n_classes in sorted({(row.media, row.n_classes) for row in every}):
         rows = {r.approach: r for r in every if (r.media, r.n_classes) == (media, n_classes) and r.scored}
-        guess = rows["majority"].mean("accuracy") if "majority" in rows else None
+        guess = rows[MAJORITY].mean("accuracy") if MAJORITY in rows else None
         models = [
             f"the {_name(a)} is right {rows[a].mean('accuracy'):.0%} of the time"
             + (f" ({(rows[a].mean('accuracy') - guess) * 100:+.0f} points)" if guess is not None else "")

@@ -16,7 +16,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 from matplotlib.ticker import StrMethodFormatter
 
-MEDIA_COLOURS = {"image": "tab:blue", "video": "tab:orange"}
+from instapop.media_types import IMAGE, VIDEO
+
+MEDIA_COLOURS = {IMAGE: "tab:blue", VIDEO: "tab:orange"}
 # red (least popular) -> amber -> green (most popular): every class stays visible on white
 CLASS_SCALE = ListedColormap(["#c62828", "#f0a500", "#2e7d32"]).resampled(256)
 # the same three colours, blended: a mean popularity is a continuous number
@@ -266,7 +268,7 @@ def tsne_figure(explain_map: dict, n_classes: int) -> bytes:
     """
     xy = np.asarray(explain_map["xy"], dtype=float)
     classes = np.asarray(explain_map["classes"])
-    is_video = np.asarray(explain_map["kinds"]) == "video"
+    is_video = np.asarray(explain_map["kinds"]) == VIDEO
     colours = class_colours(n_classes)
     fig = Figure(figsize=(8, 6.5), dpi=100)
     ax = fig.add_subplot()

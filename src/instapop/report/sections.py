@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from instapop.errors import InstapopError
+from instapop.labels import class_ns
+from instapop.media_types import VIDEO
 from instapop.report import figures
 from instapop.report.html import Section, esc, image, missing, paragraph, table
 from instapop.report.run_files import RunFiles
@@ -29,7 +31,7 @@ def label_n(run: RunFiles) -> int | None:
         return int(run.explain["n_classes"])
     if run.media is None:
         return None
-    ns = [int(c.split("_")[1]) for c in run.media.columns if c.startswith("class_")]
+    ns = class_ns(run.media.columns)
     return max(ns) if ns else None
 
 
@@ -68,7 +70,7 @@ def popularity_section(run: RunFiles) -> Section:
         return Section("popularity", title, missing(NEEDS_INGEST))
     rows = post_rows(run.media)
     posts = run.media.groupby("post_id").agg(
-        por=("por", "first"), has_video=("media_type", lambda t: (t == "video").any())
+        por=("por", "first"), has_video=("media_type", lambda t: (t == VIDEO).any())
     )
     ratio = _image_vs_video_ratio(posts)
     body = (

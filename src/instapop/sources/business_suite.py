@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tqdm import tqdm
 
 from instapop.errors import InstapopError
+from instapop.media_types import CAROUSEL, IMAGE, VIDEO
 from instapop.sources import fields
 from instapop.sources.matching import ExportOptions, attach_media, default_media_dir, shortcode_from_permalink
 from instapop.sources.records import ItemSkipped, Post, Skipped, SourceData
@@ -91,10 +92,10 @@ LIFETIME = (
 )
 # Post type words -> instapop's kinds; a story is not a feed post.
 _POST_KINDS = (
-    ("carousel", ("carousel", "karussell", "carrousel", "carrusel", "carrossel", "carosello", "album")),
+    (CAROUSEL, ("carousel", "karussell", "carrousel", "carrusel", "carrossel", "carosello", "album")),
     ("story", ("story", "storie", "historia", "stories")),
-    ("video", ("reel", "video", "vidéo", "vídeo")),
-    ("image", ("image", "photo", "bild", "foto", "imagen", "imagem", "immagine")),
+    (VIDEO, ("reel", "video", "vidéo", "vídeo")),
+    (IMAGE, ("image", "photo", "bild", "foto", "imagen", "imagem", "immagine")),
 )
 # Headers by which another platform's export gives itself away.
 _OTHER_PLATFORMS = (

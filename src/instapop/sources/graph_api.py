@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from instapop.errors import BadInputError, InstapopError
+from instapop.media_types import CAROUSEL, IMAGE, VIDEO
 from instapop.sources import fields
 from instapop.sources.jsonfile import read_json_file
 from instapop.sources.matching import ExportOptions, attach_media, default_media_dir, shortcode_from_permalink
 from instapop.sources.records import ItemSkipped, Post, Skipped, SourceData
 
-_KINDS = {"IMAGE": "image", "VIDEO": "video", "CAROUSEL_ALBUM": "carousel", "REELS": "video"}
+_KINDS = {"IMAGE": IMAGE, "VIDEO": VIDEO, "CAROUSEL_ALBUM": CAROUSEL, "REELS": VIDEO}
 _INSIGHTS = {"reach": "reach", "saved": "saves", "saves": "saves", "shares": "shares"}
 
 

@@ -46,6 +46,7 @@ from typing import Any
 from tqdm import tqdm
 
 from instapop.errors import BadInputError, InstapopError
+from instapop.media_types import CAROUSEL, IMAGE, VIDEO
 from instapop.sources import fields
 from instapop.sources.jsonfile import OversizedFileError, read_json_file
 from instapop.sources.records import (
@@ -59,8 +60,8 @@ from instapop.sources.records import (
     SourceData,
 )
 
-_TYPENAMES = {"GraphImage": "image", "GraphVideo": "video", "GraphSidecar": "carousel"}
-_IPHONE_MEDIA_TYPES = {1: "image", 2: "video", 8: "carousel"}
+_TYPENAMES = {"GraphImage": IMAGE, "GraphVideo": VIDEO, "GraphSidecar": CAROUSEL}
+_IPHONE_MEDIA_TYPES = {1: IMAGE, 2: VIDEO, 8: CAROUSEL}
 _RESUME_NODE_TYPES = ("FrozenNodeIterator",)
 _METADATA_SUFFIXES = (".json.xz", ".json")
 # Side files by the end of their name (Instaloader's own names).
@@ -283,7 +284,7 @@ def _post_from_node(
     iphone = _dict(node.get("iphone_struct"))
     base = _metadata_base(path.name)
     kind = _post_kind(path, node, iphone)
-    if kind == "carousel":
+    if kind == CAROUSEL:
         media, missing = _carousel_media(folder, base, _child_types(path, node, iphone), path)
     else:
         media, missing = (_single_media(folder, base, kind, path),), ()
@@ -317,7 +318,7 @@ def _post_kind(path: Path, node: dict[str, Any], iphone: dict[str, Any]) -> str:
     if isinstance(media_type, int) and not isinstance(media_type, bool) and media_type in _IPHONE_MEDIA_TYPES:
         return _IPHONE_MEDIA_TYPES[media_type]
     if isinstance(node.get("is_video"), bool):
-        return "video" if node["is_video"] else "image"
+        return VIDEO if node["is_video"] else IMAGE
     raise ItemSkipped("unknown post type", path, f"unknown post type (__typename {fields.short(typename)})")
 
 
@@ -326,11 +327,11 @@ def _child_types(path: Path, node: dict[str, Any], iphone: dict[str, Any]) -> li
     edges = _dict(node.get("edge_sidecar_to_children")).get("edges")
     if isinstance(edges, list) and edges:
         return [
-            "video" if _dict(_dict(edge).get("node")).get("is_video") is True else "image" for edge in edges
+            VIDEO if _dict(_dict(edge).get("node")).get("is_video") is True else IMAGE for edge in edges
         ]
     children = node.get("carousel_media") or iphone.get("carousel_media")
     if isinstance(children, list) and children:
-        return ["video" if _dict(child).get("media_type") == 2 else "image" for child in children]
+        return [VIDEO if _dict(child).get("media_type") == 2 else IMAGE for child in children]
     raise ItemSkipped("unknown post type", path, "carousel post without children in its metadata")
 
 
@@ -352,22 +353,22 @@ def _carousel_media(
 
 def _single_media(folder: _Folder, base: str, kind: str, source: Path) -> Media:
     """The media of a one-item post; a video may be numbered, ``<base>_1.mp4`` + cover ``<base>_2.jpg``."""
-    if kind == "video" and _first_present(folder, base, VIDEO_SUFFIXES) is None:
+    if kind == VIDEO and _first_present(folder, base, VIDEO_SUFFIXES) is None:
         numbered = folder.numbered.get(base, [])
         videos = [name for _, name in numbered if name.endswith(VIDEO_SUFFIXES)]
         if len(videos) == 1:
             stem = videos[0].rpartition(".")[0]
             covers = [name for _, name in numbered if name.endswith(IMAGE_SUFFIXES)]
-            path = _existing(folder, stem, VIDEO_SUFFIXES, source, "video")
-            return Media(stem, "video", path, folder.root / covers[0] if covers else None, 0)
+            path = _existing(folder, stem, VIDEO_SUFFIXES, source, VIDEO)
+            return Media(stem, VIDEO, path, folder.root / covers[0] if covers else None, 0)
     return _find_media(folder, base, kind, 0, source)
 
 
 def _find_media(folder: _Folder, stem: str, media_type: str, child_index: int, source: Path) -> Media:
-    if media_type == "video":
-        path = _existing(folder, stem, VIDEO_SUFFIXES, source, "video")
-        return Media(stem, "video", path, _first_present(folder, stem, IMAGE_SUFFIXES), child_index)
-    return Media(stem, "image", _existing(folder, stem, IMAGE_SUFFIXES, source, "image"), None, child_index)
+    if media_type == VIDEO:
+        path = _existing(folder, stem, VIDEO_SUFFIXES, source, VIDEO)
+        return Media(stem, VIDEO, path, _first_present(folder, stem, IMAGE_SUFFIXES), child_index)
+    return Media(stem, IMAGE, _existing(folder, stem, IMAGE_SUFFIXES, source, IMAGE), None, child_index)
 
 
 def _existing(folder: _Folder, stem: str, suffixes: tuple[str, ...], source: Path, what: str) -> Path:

@@ -18,6 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from instapop.errors import InstapopError
+from instapop.media_types import CAROUSEL, IMAGE, VIDEO
 from instapop.sources import fields
 from instapop.sources.records import (
     IMAGE_SUFFIXES,
@@ -90,7 +91,7 @@ def _post_from_row(item: str, row: dict[str, str], root: Path, now: float | None
         source=item,
         shortcode=row.get("shortcode", ""),
         caption=row.get("caption", ""),
-        post_type="carousel" if len(media) > 1 else media[0].media_type,
+        post_type=CAROUSEL if len(media) > 1 else media[0].media_type,
     )
 
 
@@ -125,7 +126,7 @@ def _manifest_media(item: str, rel: str, root: Path, child_index: int) -> Media:
     suffix = path.suffix.lower()
     if suffix in VIDEO_SUFFIXES:
         thumbs = [path.with_suffix(s) for s in IMAGE_SUFFIXES if path.with_suffix(s).is_file()]
-        return Media(path.stem, "video", path, thumbs[0] if thumbs else None, child_index)
+        return Media(path.stem, VIDEO, path, thumbs[0] if thumbs else None, child_index)
     if suffix in IMAGE_SUFFIXES:
-        return Media(path.stem, "image", path, None, child_index)
+        return Media(path.stem, IMAGE, path, None, child_index)
     raise ItemSkipped("manifest row invalid", item, f"{rel!r} is neither an image nor a video")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from instapop.errors import InstapopError
+from instapop.media_types import IMAGE, VIDEO
 from instapop.sources.records import IMAGE_SUFFIXES, MEDIA_SUFFIXES, VIDEO_SUFFIXES, Media, Post, Skipped
 
 _PERMALINK = re.compile(r"/(?:p|reel|reels|tv)/([A-Za-z0-9_-]+)")
@@ -100,9 +101,9 @@ class MediaFolder:
         images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
         if videos:
             self.claimed.update([videos[0], *images[:1]])
-            return Media(stem, "video", videos[0], images[0] if images else None, position)
+            return Media(stem, VIDEO, videos[0], images[0] if images else None, position)
         self.claimed.add(images[0])
-        return Media(stem, "image", images[0], None, position)
+        return Media(stem, IMAGE, images[0], None, position)
 
     def unclaimed(self) -> list[str]:
         """Media files no post took, as paths."""

@@ -3,7 +3,7 @@
 Routes
 ------
 ``GET /``             the page (``static/index.html``; plain HTML/JS/CSS, nothing from the network)
-``GET /api/model``    the model card: classes and their PoR boundaries, training dates, CV accuracy
+``GET /api/model``    the model card: classes and their boundaries (in the target's units), dates, CV accuracy
 ``POST /api/predict`` multipart form, one or more ``files`` fields -> ranked JSON
                       (``?explain=true`` adds a heatmap per image and a filmstrip per video);
                       optional ``when`` (ISO 8601, no offset = UTC) and ``caption`` fields, once

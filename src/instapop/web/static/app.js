@@ -29,7 +29,8 @@ function setStatus(text, isError = false) {
 
 // --- model card -------------------------------------------------------------------
 
-function porRange(boundaries, k, name) {
+// The range of the target (named `name`) that class k covers, from the card's boundaries.
+function classRange(boundaries, k, name) {
   const fmt = (x) => x.toPrecision(3);
   if (!boundaries || boundaries.length === 0) return "";
   if (k === 0) return `${name} < ${fmt(boundaries[0])}`;
@@ -69,7 +70,7 @@ function mediaSection(mediaType, info, classNames, target) {
     const swatch = element("span", "swatch");
     swatch.style.background = `var(--c${k})`;
     label.append(swatch, document.createTextNode(name));
-    row.append(label, element("td", "", porRange(info.boundaries, k, labels.name)));
+    row.append(label, element("td", "", classRange(info.boundaries, k, labels.name)));
   });
   section.append(table);
   if (info.window && info.window.window_start) {

@@ -1,0 +1,189 @@
+"""How one media type's saved model scores an embedding: a :class:`Verdict` from a classifier
+head (:class:`ClassifierScorer`) or a ranker (:class:`RankerScorer`), whatever the approach.
+
+A classifier's score is its expected class ``sum_k p_k * k`` over N - 1, which rewards a
+confident "top class" above a hesitant one, as the arg-max class alone cannot; a ranker's is its
+predicted within-window percentile, and it says how much the picture and how much the context
+moved the score away from the profile's average post.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from instapop.context import CONTEXT_COLUMNS, FIRST_POST_GAP_HOURS
+from instapop.errors import InstapopError
+from instapop.media_types import IMAGE, VIDEO
+
+if TYPE_CHECKING:
+    import torch
+
+    from instapop.models.ranker import Ranker
+    from instapop.training import SavedModel
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a model says about one media item or post, whatever its approach.
+
+    Attributes
+    ----------
+    predicted_class : 0 = least popular.
+    score : in [0, 1], the ranking key: a classifier's expected class over N - 1, a ranker's
+        predicted within-window percentile.
+    probs : class probabilities (a ranker's: ordinal odds around its cuts).
+    percentile : a ranker's predicted within-window percentile; None for a classifier.
+    picture, context : a ranker's score moves from the profile's average post, due to the
+        picture and due to the context; None for a classifier.
+    fallbacks : context inputs replaced by the profile's typical values (``candidate_context``).
+    """
+
+    predicted_class: int
+    score: float
+    probs: tuple[float, ...] = ()
+    percentile: float | None = None
+    picture: float | None = None
+    context: float | None = None
+    fallbacks: tuple[str, ...] = ()
+
+
+def expected_class(probs: Sequence[float]) -> float:
+    """``sum_k p_k * k``: 0 = surely the least popular class, N - 1 = surely the most popular."""
+    return float(np.dot(probs, np.arange(len(probs))))
+
+
+def verdict_from_probs(probs: np.ndarray) -> Verdict:
+    """A classifier's verdict: arg-max class, expected class over N - 1 as the score."""
+    probs = np.asarray(probs, dtype=np.float64)
+    score = expected_class(probs) / (len(probs) - 1)
+    return Verdict(int(np.argmax(probs)), score, tuple(float(p) for p in probs))
+
+
+class MediaScorer(Protocol):
+    """How one media type's saved approach scores and explains (see :class:`ClassifierScorer`).
+
+    ``uses_context`` says whether the approach reads the context row; ``context_defaults``
+    is what it saved about the profile for :func:`instapop.context.candidate_context`.
+    """
+
+    approach: str
+    uses_context: bool
+    context_defaults: dict[str, Any] | None
+
+    def verdict(self, embedding: np.ndarray, context: np.ndarray | None) -> Verdict:
+        """Verdict of one item: an image's (D,) embedding or a video's (T, D) frame embeddings."""
+        ...
+
+    def classify(self, scores: np.ndarray) -> np.ndarray:
+        """Classes of scores in [0, 1] (a carousel's mean score)."""
+        ...
+
+    def explainer(self, context: np.ndarray | None) -> tuple[torch.nn.Module, int | None]:
+        """A differentiable module from embeddings to logits (images: (n, D); videos: (n, T, D))
+        and the logit to explain (None: the predicted class)."""
+        ...
+
+
+class ClassifierScorer:
+    """A classifier head of a :class:`~instapop.training.SavedModel`: probabilities, no context."""
+
+    uses_context = False
+    context_defaults = None
+
+    def __init__(self, model: SavedModel, media_type: str) -> None:
+        self.model = model
+        self.media_type = media_type
+        self.approach = model.image_approach if media_type == IMAGE else model.video_approach
+
+    def verdict(self, embedding: np.ndarray, context: np.ndarray | None) -> Verdict:
+        if self.media_type == IMAGE:
+            return verdict_from_probs(self.model.predict_images(embedding[None])[0])
+        return verdict_from_probs(self.model.predict_videos(embedding[None])[0])
+
+    def classify(self, scores: np.ndarray) -> np.ndarray:
+        n = self.model.n_classes  # no cut points of its own: N equal slices of [0, 1] (mixed carousels)
+        return np.minimum(np.floor(np.asarray(scores) * n), n - 1).astype(int)
+
+    def explainer(self, context: np.ndarray | None) -> tuple[torch.nn.Module, int | None]:
+        module = self.model.image_head() if self.media_type == IMAGE else self.model.video_model()
+        return module.eval(), None
+
+
+class RankerScorer:
+    """A ranker (``instapop.models.ranker.Ranker``): percentile, picture/context moves, context read.
+
+    The typical context it assumes for what a user does not give is its own training mean
+    (so that "typical" moves its score by 0), with the last post's time, the typical
+    posting slot and gap from the model's ``context.json``.
+    """
+
+    def __init__(
+        self, model: SavedModel, media_type: str, ranker: Ranker, saved: dict[str, Any] | None
+    ) -> None:
+        unknown = sorted(set(ranker.context_columns) - set(CONTEXT_COLUMNS))
+        if unknown:
+            raise InstapopError(f"the saved {media_type} ranker reads unknown context columns {unknown}")
+        self.ranker = ranker
+        self.media_type = media_type
+        self.n_classes = model.n_classes
+        self.approach = model.image_approach if media_type == IMAGE else model.video_approach
+        self.uses_context = bool(ranker.context_columns)
+        self._columns = [CONTEXT_COLUMNS.index(c) for c in ranker.context_columns]
+        means = dict(zip(ranker.context_columns, ranker.context_mean.tolist(), strict=True))
+        base = saved or dict.fromkeys(("last_post", "typical_hour", "typical_weekday"), None)
+        base.setdefault("median_gap_hours", FIRST_POST_GAP_HOURS)
+        self.context_defaults = {**base, "means": {c: means.get(c, 0.0) for c in CONTEXT_COLUMNS}}
+
+    def _context(self, context: np.ndarray | None) -> np.ndarray | None:
+        return None if context is None or not self.uses_context else np.asarray(context)[self._columns][None]
+
+    def verdict(self, embedding: np.ndarray, context: np.ndarray | None) -> Verdict:
+        from instapop.models.ranker import picture_features
+
+        picture = picture_features(self.media_type, np.asarray(embedding, dtype=np.float64)[None])
+        picture_part, context_part = self.ranker.contributions(picture, self._context(context))
+        score = self.ranker.intercept + picture_part + context_part
+        return Verdict(
+            int(self.ranker.classes(score, self.n_classes)[0]),
+            float(score[0]),
+            tuple(float(p) for p in self.ranker.predict_proba(score, self.n_classes)[0]),
+            percentile=float(score[0]),
+            picture=float(picture_part[0]),
+            context=float(context_part[0]),
+        )
+
+    def classify(self, scores: np.ndarray) -> np.ndarray:
+        return self.ranker.classes(np.asarray(scores, dtype=float), self.n_classes)
+
+    def explainer(self, context: np.ndarray | None) -> tuple[torch.nn.Module, int | None]:
+        """The score itself as logit 1: Grad-CAM then follows d score / d embedding, a fixed direction."""
+        from instapop.explain.gradcam import ScoreLogits
+
+        head = self.ranker.head(self.n_classes, self._context(context))
+        return ScoreLogits(head.score).eval(), 1
+
+
+def media_scorers(
+    model: SavedModel, context_defaults: dict[str, Any] | None = None
+) -> dict[str, MediaScorer]:
+    """The scorer of each media type the model can score: a ranker's, or a classifier's.
+
+    Parameters
+    ----------
+    model : the saved model.
+    context_defaults : what training saved about the profile (``model/context.json``), if anything.
+    """
+    types = [IMAGE] + ([VIDEO] if model.video_approach is not None else [])
+    scorers: dict[str, MediaScorer] = {}
+    for media_type in types:
+        ranker = model.ranker(media_type)
+        scorers[media_type] = (
+            ClassifierScorer(model, media_type)
+            if ranker is None
+            else RankerScorer(model, media_type, ranker, context_defaults)
+        )
+    return scorers
