@@ -321,7 +321,8 @@ def test_bad_items_are_skipped_listed_and_named(tmp_path, followers_csv, caplog)
     bomb.write_bytes(lzma.compress(b" " * (2 * 2**20)))  # 2 MiB of spaces: a 300-byte file
     ts = T0 + 100 * DAY
     write_post(tmp_path, "novideo", graphql_node(1, ts, 5, 1, ["video"]), ["video"])
-    (tmp_path / "novideo.mp4").unlink()  # downloaded with --no-videos
+    (tmp_path / "novideo.mp4").unlink()  # downloaded with --no-videos and --no-video-thumbnails
+    (tmp_path / "novideo.jpg").unlink()
     write_post(tmp_path, "hidden", graphql_node(2, ts + 1, -1, 1, ["image"]), ["image"])
     hidden_flag = web_node(3, ts + 2, 10, 1, ["image"]) | {"like_and_view_counts_disabled": True}
     write_post(tmp_path, "hidden2", hidden_flag, ["image"])
