@@ -192,6 +192,11 @@ def read_posts(run_dir: Path) -> pd.DataFrame:
         path, dtype={"post_id": str, "shortcode": str, "caption": str}, keep_default_na=False, na_values={}
     )
     posts["timestamp"] = pd.to_datetime(posts["timestamp"], utc=True, format="ISO8601")
+    # Empty cells are kept as "" (captions), which leaves a count column with one unknown value as text.
+    numeric = ("followers", "confidence_days", "reach", "shares", "saves", "views", "reach_rate", "target")
+    for column in numeric:
+        if column in posts:
+            posts[column] = pd.to_numeric(posts[column], errors="coerce")
     return posts
 
 

@@ -118,10 +118,11 @@ def reach_rate(posts: pd.DataFrame) -> np.ndarray:
 
 
 def known_views(posts: pd.DataFrame) -> np.ndarray:
-    """Views per post, NaN where unknown (also for a table read before views were, without the column)."""
+    """Views per post, NaN where unknown: an empty cell of ``posts.csv``, or no column (a run ingested
+    before views were read)."""
     if "views" not in posts:
         return np.full(len(posts), np.nan)
-    return posts["views"].astype(float).to_numpy()
+    return pd.to_numeric(posts["views"], errors="coerce").to_numpy(float)
 
 
 @dataclass(frozen=True)
