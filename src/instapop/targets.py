@@ -176,7 +176,7 @@ def views_target(name: str, posts: pd.DataFrame, por: np.ndarray) -> ViewsTarget
 def _fallback_reason(
     name: str, posts: pd.DataFrame, fallback: np.ndarray, por: np.ndarray, scale: float, both: np.ndarray
 ) -> str:
-    """``views unknown for 40 of 60 videos and all 6 image posts: ...``; "" without a fallback."""
+    """``views unknown (null or 0) for 40 of 60 videos and all 6 image posts: ...``; "" without one."""
     if not fallback.any():
         return ""
     video = (posts["n_videos"] > 0).to_numpy()
@@ -184,11 +184,11 @@ def _fallback_reason(
     images = fallback & ~video
     if images.any():
         parts.append(f"{'all ' if images.sum() == (~video).sum() else ''}{int(images.sum())} image posts")
-    text = f"views unknown (null or 0) for {' and '.join(parts)}: their {name} is "
+    text = f"views unknown (null or 0) for {' and '.join(parts)}: they are ranked by "
     if both.any():
-        text += f"PoR x {scale:.4g}, the median {name} / PoR of the {int(both.sum())} posts with both"
+        text += f"PoR x {scale:.4g} (the median {name} / PoR of the {int(both.sum())} posts with both)"
     else:
-        text += "PoR (no post has both views and PoR to put them on one scale)"
+        text += "PoR (no post has both views and PoR to put the two on one scale)"
     unranked = int((fallback & ~np.isfinite(np.asarray(por, dtype=float))).sum())
     if unranked:
         text += f"; {unranked} of them have no follower estimate either and stay unlabelled"
