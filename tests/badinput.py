@@ -317,7 +317,9 @@ POST_CASES = [
         _post("ancient", 21, taken_at_timestamp=86_400),
     ),
     Case("neither video nor cover downloaded", "novideo.json.xz", "media missing", _video_not_downloaded),
-    Case("video not downloaded, cover kept", "reelcover.json.xz", "kept", _cover_only_video, _check_cover_only),
+    Case(
+        "video not downloaded, cover kept", "reelcover.json.xz", "kept", _cover_only_video, _check_cover_only
+    ),
     Case("zero-byte image", "emptyimage.json.xz", "empty media file", _empty_image),
     Case(
         "count out of range",

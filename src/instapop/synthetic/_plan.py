@@ -192,7 +192,7 @@ def plan_profile(
     if same_minute:
         _two_in_one_minute(times)
     drafts = [_draft_post(rng, t, reels) for t in times]
-    _plant_reposts(rng, drafts, config)
+    _plant_reposts(rng, drafts, config, reels)
     _plant_same_shoots(rng, drafts, config)
     _assign_labels(rng, drafts)
     if reels:
@@ -274,14 +274,15 @@ def _new_item(rng: np.random.Generator, kind: str) -> _Item:
     return _Item(kind, int(rng.integers(2**31)), int(rng.integers(2**31)), duration)
 
 
-def _plant_reposts(rng: np.random.Generator, drafts: list[_Draft], config: Config) -> None:
+def _plant_reposts(rng: np.random.Generator, drafts: list[_Draft], config: Config, reels: bool) -> None:
     """Turn a few later posts into reposts of earlier media (weeks to months later).
 
     Kinds cycle through single -> single, carousel child -> single, single -> carousel
-    child and single video -> single video, so dedup's conflict rules meet every case.
+    child and single video -> single video, so dedup's conflict rules meet every case; a
+    reels-first profile, which has no carousels, cycles through the singles only.
     """
     wanted = round(config.synth_repost_fraction * len(drafts))
-    kinds = ("single", "from_carousel", "into_carousel", "video")
+    kinds = ("single", "video") if reels else ("single", "from_carousel", "into_carousel", "video")
     made = 0
     for j in rng.permutation(len(drafts)):
         if made == wanted:
