@@ -176,14 +176,14 @@ def views_target(name: str, posts: pd.DataFrame, por: np.ndarray) -> ViewsTarget
 def _fallback_reason(
     name: str, posts: pd.DataFrame, fallback: np.ndarray, por: np.ndarray, scale: float, both: np.ndarray
 ) -> str:
-    """``views unknown (null or 0) for 40 of 60 videos and all 6 image posts: ...``; "" without one."""
+    """``views unknown (null or 0) for 40 of 60 videos and 6 of 6 image posts: ...``; "" without one."""
     if not fallback.any():
         return ""
     video = (posts["n_videos"] > 0).to_numpy()
     parts = [f"{int((fallback & video).sum())} of {int(video.sum())} videos"] if video.any() else []
     images = fallback & ~video
     if images.any():
-        parts.append(f"{'all ' if images.sum() == (~video).sum() else ''}{int(images.sum())} image posts")
+        parts.append(f"{int(images.sum())} of {int((~video).sum())} image posts")
     text = f"views unknown (null or 0) for {' and '.join(parts)}: they are ranked by "
     if both.any():
         text += f"PoR x {scale:.4g} (the median {name} / PoR of the {int(both.sum())} posts with both)"
