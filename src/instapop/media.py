@@ -237,7 +237,8 @@ def sample_video(
     Returns
     -------
     VideoSample; of a picture (a video's cover, its file not downloaded) the still of
-    :func:`still_video`, ``max_pixels`` bounding the picture.
+    :func:`still_video`, bounded as images are, not by the video bounds (a brand's own cover
+    file may be larger than any frame Instagram serves).
 
     Raises
     ------
@@ -249,7 +250,7 @@ def sample_video(
 
     path = Path(path)
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return still_video(path, n_frames, size, max_pixels, center_crop)
+        return still_video(path, n_frames, size, center_crop=center_crop)
     _check_not_empty(path)
     try:
         container = av.open(str(path))
