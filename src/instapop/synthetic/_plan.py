@@ -178,7 +178,7 @@ def plan_profile(
     reels : bool
         A reels-first profile: ``REELS_VIDEO_SHARE`` of the posts single videos, of which
         ``REELS_COVER_ONLY_SHARE`` not downloaded (cover only) and ``REELS_UNKNOWN_VIEWS_SHARE``
-        with views null or 0 (drawn from their own seeds: the rest of the plan is as without).
+        with views null or 0 (these two drawn from seeds of their own).
     same_minute : bool
         Two consecutive posts go up in one minute, 30 s apart (an export, whose times are to the
         minute, then shows two posts at one time).
