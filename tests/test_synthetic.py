@@ -373,15 +373,15 @@ def test_an_export_shows_two_posts_of_one_minute(tmp_path):
 
 
 def test_a_reels_profile_goes_through_the_study_with_its_covers_as_videos(tmp_path, feature_cache):
-    """A 60-post reels-first download through ingest -> evaluate, ranked by views-rate.
+    """A 60-post reels-first download through ingest -> evaluate and the report, by views-rate.
 
     Every post is kept; every cover-only video is embedded (as a still of its cover) and
     dedup finds the planted repost of one; the video models learn the signal from covers
-    and frames, and views-rate, where views are unknown PoR, carries it.
+    and frames, and views-rate, where views are unknown PoR, carries it; the report says so.
     """
     import dataclasses
 
-    from instapop.stages import ProfileInput, RunInputs, run_stages
+    from instapop.stages import ProfileInput, RunInputs, run_stage, run_stages
     from instapop.validation import row_of
     from support import TEST_CONFIG
 
@@ -408,3 +408,5 @@ def test_a_reels_profile_goes_through_the_study_with_its_covers_as_videos(tmp_pa
     cv = json.loads((run / "cv_results.json").read_text())
     video, majority = (row_of(cv, "video", a, 2)["accuracy"]["mean"] for a in ("video", "majority"))
     assert video >= majority + 0.2
+    html = run_stage("report", run).read_text()
+    assert summary["target"]["fallback"]["reason"] in html and "labels rest on the view counts" in html
