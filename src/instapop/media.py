@@ -301,7 +301,7 @@ def still_video(
         width, height = image.size
         if image.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8):  # turned a quarter
             width, height = height, width
-    frames = np.broadcast_to(frame, (n_frames, *frame.shape))  # one picture, not n_frames copies
+    frames = np.repeat(frame[None], n_frames, axis=0)
     return VideoSample(frames, np.zeros(n_frames), duration=0.0, fps=0.0, width=width, height=height)
 
 
