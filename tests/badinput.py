@@ -123,7 +123,13 @@ def _empty_image(root: Path) -> None:
 
 def _video_not_downloaded(root: Path) -> None:
     _post("novideo", 22, kinds=("video",))(root)
-    (root / "novideo.mp4").unlink()  # downloaded with --no-videos
+    (root / "novideo.mp4").unlink()  # downloaded with --no-videos and --no-video-thumbnails
+    (root / "novideo.jpg").unlink()
+
+
+def _cover_only_video(root: Path) -> None:
+    _post("reelcover", 33, kinds=("video",))(root)
+    (root / "reelcover.mp4").unlink()  # downloaded with --no-videos: the cover .jpg stays
 
 
 def _partial_carousel(root: Path) -> None:
@@ -184,6 +190,13 @@ def _check_partial(result) -> None:
     row = _row(result, "126")
     assert row["partial"] and "partial_2.jpg" in row["missing"] and row["n_images"] == 2
     assert {"post": row["source"], "missing": [row["missing"]]} in result.summary()["partial_posts"]
+
+
+def _check_cover_only(result) -> None:
+    video = result.media.set_index("media_id").loc["reelcover"]
+    assert video["media_type"] == "video" and video["cover_only"]
+    assert video["path"] == video["thumbnail"] and video["path"].endswith("reelcover.jpg")
+    assert result.summary()["cover_only_videos"] == 1
 
 
 def _check_video_413(result) -> None:
@@ -303,7 +316,10 @@ POST_CASES = [
         "timestamp unreadable",
         _post("ancient", 21, taken_at_timestamp=86_400),
     ),
-    Case("video not downloaded", "novideo.json.xz", "media missing", _video_not_downloaded),
+    Case("neither video nor cover downloaded", "novideo.json.xz", "media missing", _video_not_downloaded),
+    Case(
+        "video not downloaded, cover kept", "reelcover.json.xz", "kept", _cover_only_video, _check_cover_only
+    ),
     Case("zero-byte image", "emptyimage.json.xz", "empty media file", _empty_image),
     Case(
         "count out of range",

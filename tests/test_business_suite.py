@@ -87,6 +87,7 @@ def test_english_export_with_bom_separators_lifetime_rows_and_unknown_columns(tm
     assert set(posts) == {"101", "102"}
     first = posts["101"]
     assert (first.likes, first.comments, first.reach, first.shares, first.saves) == (1812, 3, 12400, 2, 1)
+    assert first.views == 1000
     assert first.timestamp == datetime(2025, 10, 3, 8, 31, tzinfo=UTC).timestamp()  # month first, UTC
     assert (first.shortcode, first.post_type, first.caption) == ("C1aaa", "image", "caption 101")
     carousel = posts["102"]
@@ -109,8 +110,10 @@ def test_translated_headers_day_first_dates_and_european_separators(tmp_path: Pa
     export = _export(tmp_path, TRANSLATED[language] + "\n" + row)
     (post,) = read_source(export, 10**6).posts
     assert (post.likes, post.comments, post.reach, post.shares, post.saves) == (1812, 3, 12400, 2, 0)
+    assert post.views == 20_000
     assert post.timestamp == datetime(2025, 10, 3, 8, 31, tzinfo=UTC).timestamp()  # day first
     assert (post.shortcode, post.post_type) == ("Rx9Q", "video")
+    assert post.media[0].cover_only  # a reel whose thumbnail alone is in the media folder
 
 
 def test_headers_match_without_case_accents_or_punctuation(tmp_path: Path) -> None:
@@ -261,6 +264,34 @@ def test_duplicated_ids_and_non_numeric_counts_are_skipped_with_their_line(tmp_p
     assert [Path(p).name for p in data.orphan_media] == ["2.jpg"]
 
 
+def test_posts_of_one_minute_are_kept_and_a_reel_with_only_its_thumbnail_is_its_cover(tmp_path: Path) -> None:
+    # Publish time has minutes only: a post's identity in an export is its Post ID.
+    for code in ("Same1", "Same2", "Thumb"):
+        _image(tmp_path / "media" / f"{code}.jpg", shade=len(code) * 20)
+    _video(tmp_path / "media" / "Full.mp4")
+    _image(tmp_path / "media" / "Full.jpg")
+    text = (
+        ENGLISH + "\n"
+        + _row("201", "10/03/2025 08:31", "Same1", "IG image", "500", "40", "")
+        + _row("202", "10/03/2025 08:31", "Same2", "IG carousel", "600", "50", "")
+        + _row("203", "10/04/2025 09:00", "Thumb", "IG reel", "700", "60", "")
+        + _row("204", "10/05/2025 09:00", "Full", "IG reel", "800", "70", "")
+        + _row("205", "10/06/2025 09:00", "Gone", "IG reel", "900", "80", "")
+    )  # fmt: skip
+    export = _export(tmp_path, text)
+    followers = _export(tmp_path, "date,followers\n2025-09-01,1000\n2025-11-01,1100\n", "followers.csv")
+
+    result = ingest_profile(export, [followers])
+
+    assert sorted(result.posts["post_id"]) == ["201", "202", "203", "204"]
+    assert result.summary()["excluded"] == {"no media file": 1}  # 205: neither video nor thumbnail
+    media = result.media.set_index("post_id")
+    assert media.loc["203", "media_type"] == "video" and media.loc["203", "cover_only"]
+    assert media.loc["203", "path"] == media.loc["203", "thumbnail"]
+    assert media.loc["204", "path"].endswith("Full.mp4") and not media.loc["204", "cover_only"]
+    assert result.summary()["cover_only_videos"] == 1
+
+
 def test_zero_or_missing_reach_is_skipped_for_reach_rate_and_kept_for_por(tmp_path: Path) -> None:
     rows = ["Post ID,Publish time,Likes,Comments,Shares,Saves,Reach"]
     for i in range(8):
@@ -376,6 +407,33 @@ def test_graph_api_pages_with_inline_and_saved_insights(tmp_path: Path) -> None:
     assert sorted(s.reason for s in data.skipped) == ["duplicate post", "story, not a post"]
 
 
+def test_graph_api_views_and_posts_of_one_second(tmp_path: Path) -> None:
+    folder = tmp_path / "graph"
+    for i in (1, 2, 3, 4):
+        _image(folder / "media" / f"Code{i}.jpg", shade=40 * i)
+    plays = {"data": [{"name": "plays", "values": [{"value": 1500}]}, {"name": "reach", "value": 900}]}
+    same = "2025-10-01T08:31:00+0000"
+    page = {"data": [
+        _item(1, "VIDEO", insights=plays, timestamp=same),
+        _item(2, "VIDEO", timestamp=same, video_views=40),  # the item's own field (an older API version)
+        _item(3, "VIDEO"),
+        _item(4),
+    ]}  # fmt: skip
+    (folder / "page.json").write_text(json.dumps(page))
+    (folder / "insights.csv").write_text("id,reach,views,video_views\n17902,300,250,\n17903,,0,\n")
+
+    data = read_source(folder, 10**6)
+    posts = {p.post_id: p for p in data.posts}
+    assert {i: posts[f"1790{i}"].views for i in (1, 2, 3, 4)} == {1: 1500, 2: 250, 3: 0, 4: None}
+    assert all(posts[f"1790{i}"].media[0].cover_only for i in (1, 2, 3))  # reels with only a thumbnail
+    followers = _export(tmp_path, "date,followers\n2025-09-01,1000\n2025-11-01,1100\n", "followers.csv")
+    result = ingest_profile(folder, [followers], target="views")
+    assert sorted(result.posts["post_id"]) == ["17901", "17902", "17903", "17904"]  # 1 and 2: one second
+    target = result.posts.set_index("post_id")["target"]
+    assert (target["17901"], target["17902"]) == (1500, 250)
+    assert result.summary()["target"]["fallback"]["posts"] == 2  # 17903 (views 0) and 17904 (none)
+
+
 # --------------------------------------------------------------------------- the generator, end to end
 
 
@@ -405,6 +463,9 @@ def test_generated_export_runs_end_to_end_and_learns_the_planted_signal(
     run_stages(run_dir, ("ingest", "labels", "embed", "dedup", "evaluate", "train"), inputs, config)
     report = run_stage("report", run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
+    export = pd.read_csv(brand.profile_dir, encoding="utf-8-sig", dtype=str)
+    one_minute = export[export["Publish time"].duplicated(keep=False)]
+    assert one_minute["Post ID"].nunique() == len(one_minute) == 2  # and both are kept:
     assert summary["posts"] == 60 and summary["excluded"] == {} and summary["orphan_media"] == []
     assert summary["source"] == {"format": "business-suite", "timezone": "UTC"}
     target = summary["target"]

@@ -217,6 +217,24 @@ def test_vectors_do_not_depend_on_batch_size_or_worker_count(
     assert np.array_equal(one.image_views[::-1], features.image_views)  # and of the order of the media
 
 
+def test_a_cover_only_video_is_its_cover_in_every_frame(media_folder, extracted, tmp_path):
+    # `instaloader --no-videos` keeps a reel's cover only: ingest makes the cover its path and thumbnail.
+    features, cache = extracted
+    cover = media_folder[0].set_index("media_id").loc["img1", "path"]
+    rows = [("img1", "image", cover, ""), ("reel", "video", cover, cover)]
+    table = pd.DataFrame(rows, columns=["media_id", "media_type", "path", "thumbnail"])
+    covered = embed_media(table, cache, CONFIG, progress=False)
+    assert covered.video_ids == ["reel"] and covered.failed.empty
+    clean = features.image_views[1, 0]  # img1's clean view, from the shared run
+    assert covered.video_frames.shape == (1, CONFIG.n_frames, 1280)
+    assert all(np.array_equal(frame, clean) for frame in covered.video_frames[0])
+    assert np.array_equal(covered.video_thumbs[0], clean)
+    info = covered.video_info.iloc[0]
+    assert (info.duration, info.fps, info.n_frames_sampled, info.thumbnail) == (0.0, 0.0, 1, "file")
+    assert (info.width, info.height) == (1080, 1350)
+    assert covered.stats["images_encoded"] == 1  # the still's one picture; the views and thumbnail are cached
+
+
 def test_feature_set_round_trips_through_safetensors_and_json(extracted, tmp_path):
     features, _ = extracted
     features.save(tmp_path / "features")

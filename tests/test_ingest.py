@@ -321,7 +321,8 @@ def test_bad_items_are_skipped_listed_and_named(tmp_path, followers_csv, caplog)
     bomb.write_bytes(lzma.compress(b" " * (2 * 2**20)))  # 2 MiB of spaces: a 300-byte file
     ts = T0 + 100 * DAY
     write_post(tmp_path, "novideo", graphql_node(1, ts, 5, 1, ["video"]), ["video"])
-    (tmp_path / "novideo.mp4").unlink()  # downloaded with --no-videos
+    (tmp_path / "novideo.mp4").unlink()  # downloaded with --no-videos and --no-video-thumbnails
+    (tmp_path / "novideo.jpg").unlink()
     write_post(tmp_path, "hidden", graphql_node(2, ts + 1, -1, 1, ["image"]), ["image"])
     hidden_flag = web_node(3, ts + 2, 10, 1, ["image"]) | {"like_and_view_counts_disabled": True}
     write_post(tmp_path, "hidden2", hidden_flag, ["image"])
@@ -447,6 +448,79 @@ def test_cli_ingest_writes_media_csv_and_prints_the_json_summary(tmp_path, follo
         for n in (2, 3, 4):
             counts = items[f"class_{n}"].value_counts().sort_index()
             assert summary["classes"][media_type][str(n)] == {str(c): int(k) for c, k in counts.items()}
+
+
+# --------------------------------------------------------------------------- reels: covers and views
+
+
+def test_a_no_videos_download_keeps_its_videos_as_their_covers(tmp_path, followers_csv):
+    """`instaloader --no-videos`: a reel's cover <base>.jpg, JSON and caption, no .mp4."""
+    root = tmp_path / "profile"
+    write_profile(root, n_posts=8)  # layouts cycle image, video, carousel (image, video, image), ...
+    videos = sorted(root.glob("*.mp4"))
+    for video in videos:
+        video.unlink()
+    ts = T0 + 40 * DAY
+    write_post(root, "gone", graphql_node(77, ts, 5, 1, ["video"]), ["video"])
+    (root / "gone.mp4").unlink()  # and --no-video-thumbnails: nothing left to model it by
+    (root / "gone.jpg").unlink()
+
+    result = ingest_profile(root, [followers_csv], SMALL)
+
+    assert len(result.posts) == 8  # every post kept, the video-less one skipped
+    media = result.media[result.media["media_type"] == "video"]
+    assert len(media) == len(videos) and media["cover_only"].all()
+    assert (media["path"] == media["thumbnail"]).all() and media["path"].str.endswith(".jpg").all()
+    assert sorted(Path(p).stem for p in media["path"]) == sorted(v.stem for v in videos)
+    assert not result.media.loc[result.media["media_type"] == "image", "cover_only"].any()
+    assert not result.posts["partial"].any()  # a cover-only carousel child is not a missing one
+    (reason,) = result.excluded.loc[result.excluded["item"].str.endswith("gone.json.xz"), "detail"]
+    assert "video gone.mp4 and its cover gone.jpg missing" in reason
+    assert result.summary()["cover_only_videos"] == len(videos)
+    assert f"{len(videos)} known by their covers only" in result.describe()
+    result.write(tmp_path / "run")
+    assert load_media(tmp_path / "run")["cover_only"].tolist() == result.media["cover_only"].tolist()
+
+
+def _with_views(node: dict, **counts) -> dict:
+    """The node with view counts: ``iphone_*`` keys go into its ``iphone_struct``."""
+    node = dict(node, iphone_struct=dict(node.get("iphone_struct", {})))
+    for key, value in counts.items():
+        if key.startswith("iphone_"):
+            node["iphone_struct"][key.removeprefix("iphone_")] = value
+        else:
+            node[key] = value
+    return node
+
+
+@pytest.mark.parametrize(
+    "shape,counts,views",
+    [
+        ("graphql", {"video_view_count": 1234}, 1234),
+        ("graphql", {"video_view_count": 0, "video_play_count": 5000}, 5000),
+        ("iphone", {"video_view_count": 0, "iphone_view_count": None, "iphone_play_count": 880}, 880),
+        ("iphone", {"iphone_view_count": 900, "iphone_play_count": 700}, 900),
+        ("web", {"play_count": 4321, "video_view_count": None}, 4321),
+        ("web", {"view_count": "n/a", "play_count": True, "video_view_count": 12.0}, 12),
+        ("graphql", {"video_view_count": 0, "video_play_count": None}, None),
+        ("iphone", {"iphone_play_count": 0, "iphone_view_count": -3}, None),
+    ],
+)
+def test_views_are_the_largest_positive_count_of_any_instaloader_field(tmp_path, shape, counts, views):
+    node = _with_views(SHAPES[shape](5, T0, 50, 2, ["video"]), **counts)
+    write_post(tmp_path, "reel", node, ["video"])
+
+    got = ingest_profile(tmp_path, [], SMALL).posts.loc[0, "views"]
+
+    assert np.isnan(got) if views is None else got == views
+
+
+def test_views_are_kept_as_read_and_empty_where_unknown(tmp_path, followers_csv):
+    write_profile(tmp_path / "p", n_posts=8)
+    result = ingest_profile(tmp_path / "p", [followers_csv], SMALL)
+    result.write(tmp_path / "run")
+    posts = pd.read_csv(tmp_path / "run" / "posts.csv", keep_default_na=False)
+    assert (posts["views"] == "").all()  # no node of write_profile has a view count
 
 
 # --------------------------------------------------------------------------- synthetic generator

@@ -228,3 +228,82 @@ def test_follower_change_is_measured_inside_each_window_not_across_the_years():
     # only the posts whose window straddles the jump: 28 days either side, one post per 10 days
     assert 0 < change["posts_over"] <= 6
     assert follower_change(slow.assign(followers=np.nan), Config()) is None
+
+
+# --------------------------------------------------------------------------- views targets
+
+
+def _reels(views: list[float]) -> pd.DataFrame:
+    """Six posts a day apart: four videos (views as given), then two images (never any views)."""
+    return pd.DataFrame(
+        {
+            "post_id": [f"P{i}" for i in range(6)],
+            "timestamp": days(0, 1, 2, 3, 4, 5),
+            "likes": [90, 190, 290, 390, 50, 60],
+            "comments": [10, 10, 10, 10, 0, 0],
+            "followers": [1000.0] * 6,
+            "n_images": [0, 0, 0, 0, 1, 1],
+            "n_videos": [1, 1, 1, 1, 0, 0],
+            "reach": [np.nan] * 6,
+            "views": [*views, np.nan, np.nan],
+        }
+    )
+
+
+def test_views_rate_where_known_and_por_on_its_scale_where_not():
+    from instapop.targets import VIEWS, VIEWS_RATE, views_target
+
+    posts = _reels([1000, 4000, np.nan, 0])  # views-rate 0.1 and 0.05; PoR 0.1, 0.2, 0.3, 0.4
+    por = popularity_rate(posts["likes"], posts["comments"], posts["followers"])
+
+    rate = views_target(VIEWS_RATE, posts, por)
+
+    # views-rate / PoR = followers / views: 1.0 and 0.25, median 0.625
+    assert rate.values.tolist() == pytest.approx([0.1, 0.05, *(0.625 * np.array([0.3, 0.4, 0.05, 0.06]))])
+    assert rate.fallback.tolist() == [False, False, True, True, True, True]
+    assert rate.reason.startswith("views unknown (null or 0) for 2 of 4 videos and 2 of 2 image posts:")
+    assert "PoR x 0.625 (the median views-rate / PoR of the 2 posts with both)" in rate.reason
+    assert rate.summary() == {"to": "por", "posts": 4, "scale": 0.625, "reason": rate.reason}
+    views = views_target(VIEWS, posts, por)
+    assert views.values[:2].tolist() == [1000, 4000] and views.scale == 15000  # of 10000 and 20000
+    everything = views_target(VIEWS_RATE, _reels([1000, 2000, 3000, 4000]).iloc[:4], por[:4])
+    assert everything.summary() is None and everything.reason == ""
+
+
+def test_views_rate_with_no_views_at_all_ranks_by_por_and_says_so(tmp_path):
+    """`instapop labels RUN --target views-rate` on a download whose view counts are all null."""
+    from typer.testing import CliRunner
+
+    from instapop.cli import app
+    from instapop.stages import ProfileInput, RunInputs, run_stage
+    from test_ingest import write_profile
+
+    write_profile(tmp_path / "p", n_posts=24)  # no node has a view count; its profile JSON gives followers
+    run = tmp_path / "run"
+    config = Config(n_classes=(2, 3), window_days=20.0, min_window_posts=5)
+    run_stage("ingest", run, inputs=RunInputs(ProfileInput(tmp_path / "p")), config=config)
+    run_stage("labels", run)
+    por_media = pd.read_csv(run / "media.csv")
+
+    outcome = CliRunner().invoke(app, ["labels", str(run), "--target", "views-rate"])
+
+    assert outcome.exit_code == 0, outcome.output
+    summary = pd.read_json(run / "summary.json", typ="series")
+    fallback = summary["target"]["fallback"]
+    assert summary["target"]["name"] == "views-rate" and fallback["posts"] == 24 and fallback["to"] == "por"
+    assert fallback["reason"].startswith("views unknown (null or 0) for 18 of 18 videos and 6 of 6 image")
+    assert fallback["reason"] in summary["target"]["why"] and fallback["reason"] in outcome.output
+    media = pd.read_csv(run / "media.csv")
+    for column in ("percentile", "class_2", "class_3", "global_class_3"):  # every post ranked by its PoR
+        assert media[column].tolist() == pytest.approx(por_media[column].tolist()), column
+
+
+def test_a_views_target_needs_views_or_a_follower_history():
+    from instapop.targets import VIEWS_RATE, choose_target
+
+    unknown = _reels([np.nan, 0, np.nan, np.nan])
+    with pytest.raises(ValueError, match="needs views per post, or a follower history"):
+        choose_target(VIEWS_RATE, unknown, has_history=False)
+    assert choose_target(VIEWS_RATE, unknown, has_history=True).name == VIEWS_RATE
+    assert choose_target(VIEWS_RATE, _reels([10, 0, 0, 0]), has_history=False).name == VIEWS_RATE
+    assert choose_target(None, unknown, has_history=True).name == "por"  # never chosen unasked

@@ -376,3 +376,18 @@ def test_video_bounds_are_configurable(tmp_path):
     with pytest.raises(MediaError, match="over the limit of 0.5 s"):
         sample_video(path, max_duration_s=0.5)
     assert sample_video(path, max_pixels=64 * 48, max_fps=30, size=16).frames.shape == (15, 16, 16, 3)
+
+
+def test_a_picture_samples_as_a_still_video_of_its_displayed_size(tmp_path):
+    # A cover-only video's path is its cover: every frame is the cover, duration and fps 0.
+    cover = write_jpeg(tmp_path / "cover.jpg", 300, 500, seed=4)
+    sample = sample_video(cover, n_frames=4, size=32, max_pixels=100)  # a picture is not bound as frames
+    assert sample.still and (sample.duration, sample.fps, sample.width, sample.height) == (0.0, 0.0, 300, 500)
+    assert sample.frames.shape == (4, 32, 32, 3) and (sample.times == 0).all()
+    assert all(np.array_equal(frame, load_image(cover, size=32)) for frame in sample.frames)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter: 60 wide, 80 high
+    split_image(80, 60, vertical=True).save(tmp_path / "turned.jpg", exif=exif, quality=95)
+    turned = sample_video(tmp_path / "turned.jpg", n_frames=2, size=32)
+    assert (turned.width, turned.height) == (60, 80)
+    assert not sample_video(write_video(tmp_path / "clip.mp4", fps=10, seconds=2), n_frames=2, size=32).still

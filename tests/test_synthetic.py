@@ -331,3 +331,82 @@ def test_synth_command_writes_a_profile_and_a_rerun_replaces_it(tmp_path):
     assert len(truth["posts"]) == 6 and truth["params"]["signal"] is True
     jsons = [p for p in (tmp_path / "demo" / "profile").iterdir() if p.name.endswith((".json", ".json.xz"))]
     assert len(jsons) == 6 + 2 + len(truth["side_files"])  # posts, Profile, resume file, --comments files
+
+
+# --------------------------------------------------------------------------- reels-first profiles and exports
+
+
+def test_synth_reels_writes_a_reels_first_download_as_no_videos_leaves_it(tmp_path):
+    result = CliRunner().invoke(app, ["synth", str(tmp_path / "reels"), "--reels"])
+    assert result.exit_code == 0, result.output
+
+    folder = tmp_path / "reels" / "profile"
+    truth = load_ground_truth(tmp_path / "reels" / "ground_truth.json")
+    posts = list(truth["posts"].values())
+    assert len(posts) == 150 and truth["params"]["reels"] is True
+    videos = [m for m in truth["media"].values() if m["media_type"] == "video"]
+    assert 0.85 <= sum(p["has_video"] for p in posts) / 150 <= 0.95
+    covers = [m for m in videos if m["cover_only"]]
+    assert abs(len(covers) - 2 / 3 * len(videos)) <= 3  # two thirds; a repost follows its original
+    files = {p.name for p in folder.iterdir()}
+    for media in covers:  # <base>.jpg + JSON (+ the caption .txt), no .mp4
+        assert media["path"] == media["thumbnail"] == f"{media['post']}.jpg"
+        assert not any(name.startswith(media["post"]) and name.endswith(".mp4") for name in files)
+        assert truth["posts"][media["post"]]["json"] in files
+    assert sum(f"{media['post']}.txt" in files for media in covers) >= 0.8 * len(covers)  # 90 % have captions
+    assert sum(name.endswith(".mp4") for name in files) == len(videos) - len(covers)
+    views = [p["views"] for p in posts if p["has_video"]]
+    assert sum(v is None for v in views) >= 10 and sum(v == 0 for v in views) >= 10
+    assert sum(bool(v) for v in views) >= 0.5 * len(views)
+
+
+def test_an_export_shows_two_posts_of_one_minute(tmp_path):
+    brand = generate_profile(tmp_path / "brand", n_posts=10, seed=3, format="business-suite", progress=False)
+    with brand.profile_dir.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    times = [row["Publish time"] for row in rows]
+    (twice,) = {t for t in times if times.count(t) == 2}
+    assert len({row["Post ID"] for row in rows if row["Publish time"] == twice}) == 2
+    truth = load_ground_truth(brand.ground_truth)
+    seconds = sorted(datetime.fromisoformat(p["timestamp"]).timestamp() for p in truth["posts"].values())
+    assert min(np.diff(seconds)) == 30  # one pair 30 s apart, every other pair an hour or more
+
+
+def test_a_reels_profile_goes_through_the_study_with_its_covers_as_videos(tmp_path, feature_cache):
+    """A 60-post reels-first download through ingest -> evaluate and the report, by views-rate.
+
+    Every post is kept; every cover-only video is embedded (as a still of its cover) and
+    dedup finds the planted repost of one; the video models learn the signal from covers
+    and frames, and views-rate, where views are unknown PoR, carries it; the report says so.
+    """
+    import dataclasses
+
+    from instapop.stages import ProfileInput, RunInputs, run_stage, run_stages
+    from instapop.validation import row_of
+    from support import TEST_CONFIG
+
+    brand = generate_profile(tmp_path / "brand", n_posts=60, seed=7, reels=True, progress=False)
+    truth = load_ground_truth(brand.ground_truth)
+    run = tmp_path / "run"
+    inputs = RunInputs(ProfileInput(brand.profile_dir, (brand.followers_csv,)), feature_cache, progress=False)
+    config = dataclasses.replace(TEST_CONFIG, target="views-rate")
+    run_stages(run, ("ingest", "labels", "embed", "dedup", "evaluate"), inputs, config)
+
+    summary = json.loads((run / "summary.json").read_text())
+    covers = {media_id for media_id, m in truth["media"].items() if m.get("cover_only")}
+    assert summary["posts"] == 60 and summary["excluded"] == {}
+    assert summary["cover_only_videos"] == len(covers) >= 30
+    assert "views unknown (null or 0) for" in summary["target"]["fallback"]["reason"]
+    features = json.loads((run / "features" / "features.json").read_text())
+    assert covers <= set(features["video_ids"]) and features["failed"] == []
+    stills = {row["media_id"] for row in features["video_info"] if row["duration"] == 0}
+    assert stills == covers
+    (pair,) = [pair for pair in truth["duplicate_pairs"] if set(pair) <= covers]  # a reel reposted
+    with (run / "dedup.csv").open() as fh:
+        removed = {row["media_id"] for row in csv.DictReader(fh) if row["kept"] == "False"}
+    assert set(pair) & removed
+    cv = json.loads((run / "cv_results.json").read_text())
+    video, majority = (row_of(cv, "video", a, 2)["accuracy"]["mean"] for a in ("video", "majority"))
+    assert video >= majority + 0.2
+    html = run_stage("report", run).read_text()
+    assert summary["target"]["fallback"]["reason"] in html and "labels rest on the view counts" in html

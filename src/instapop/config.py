@@ -22,7 +22,8 @@ class Config:
     n_classes: tuple[int, ...] = (2, 3)  # popularity-class settings to build
     window_days: float = 56.0  # rolling window centred on each post (8 weeks)
     min_window_posts: int = 20  # widen the window until it holds this many posts
-    target: str | None = None  # what popularity means: "por", "reach-rate", "reach" (instapop.targets);
+    target: str | None = None  # what popularity means: "por", "reach-rate", "reach", "views",
+    # "views-rate" (instapop.targets);
     # None: ingest chooses from the data (reach-rate when every post has reach) and records its choice
     # --- ingest and follower history (issue 2) ---
     follower_fit_points: int = 3  # nearest known points in the log-linear fit outside the history

@@ -43,7 +43,18 @@ from instapop.sources import (
     source_format,
 )
 from instapop.tables import read_table
-from instapop.targets import POR, REACH_RATE, agreement, choose_target, reach_problem, target_values
+from instapop.targets import (
+    POR,
+    REACH_RATE,
+    VIEW_TARGETS,
+    ViewsTarget,
+    agreement,
+    choose_target,
+    reach_problem,
+    target_entry,
+    target_values,
+    views_target,
+)
 
 __all__ = [  # the suffixes and manifest names live in instapop.sources; still importable from here
     "IMAGE_SUFFIXES",
@@ -68,6 +79,7 @@ MEDIA_COLUMNS = [
     "media_type",
     "path",
     "thumbnail",
+    "cover_only",
     "is_carousel",
     "child_index",
     "likes",
@@ -126,6 +138,7 @@ class IngestResult:
             "target": dict(self.target),
             "posts": len(self.posts),
             "media": {t: int((self.media["media_type"] == t).sum()) for t in MEDIA_TYPES},
+            "cover_only_videos": int(self.media["cover_only"].sum()),
             "excluded": dict(sorted(Counter(self.excluded["reason"]).items())),
             "date_range": [times.min().strftime(_ISO), times.max().strftime(_ISO)] if len(times) else None,
             **(self.label_summary() if self.labelled_ else {}),
@@ -157,8 +170,11 @@ class IngestResult:
         first, last = (day[:10] for day in s["date_range"])
         excluded = ", ".join(f"{n} {reason}" for reason, n in s["excluded"].items()) or "none"
         f, media = s["followers"], s["media"]
+        covers = s["cover_only_videos"]
+        cover_only = f" ({covers} known by their covers only: video files not downloaded)" if covers else ""
         lines = [
-            f"{s['posts']} posts, {media['image']} images + {media['video']} videos, {first} to {last}",
+            f"{s['posts']} posts, {media['image']} images + {media['video']} videos{cover_only}, "
+            f"{first} to {last}",
             f"excluded: {excluded}",
             f"followers: {f['points']} known points ({', '.join(f['sources']) or 'none'}); "
             f"{f['posts_extrapolated']} posts extrapolated; "
@@ -249,7 +265,9 @@ def load_media(run_dir: Path) -> pd.DataFrame:
         raise InstapopError(f"{path}: not found; run `instapop ingest` first")
     media = read_table(path, _STRING_COLUMNS)
     media["timestamp"] = pd.to_datetime(media["timestamp"], utc=True, format="ISO8601")
-    media["is_carousel"] = media["is_carousel"].astype(str).str.lower() == "true"
+    for column in ("is_carousel", "cover_only"):  # cover_only: absent from runs ingested before it
+        if column in media:
+            media[column] = media[column].astype(str).str.lower() == "true"
     return media
 
 
@@ -291,8 +309,8 @@ def read_profile(
     config : the metadata size bound and follower fit.
     followers_date : date of the count in profile JSONs (default: file mtime).
     export : an export's media folder, media mapping, time zone and date order.
-    target : ``"por"``, ``"reach-rate"`` or ``"reach"`` (see :mod:`instapop.targets`);
-        None chooses reach-rate when every post has reach, else PoR.
+    target : ``"por"``, ``"reach-rate"``, ``"reach"``, ``"views"`` or ``"views-rate"`` (see
+        :mod:`instapop.targets`); None chooses reach-rate when every post has reach, else PoR.
 
     Returns
     -------
@@ -353,7 +371,7 @@ def read_records(
         When no post is usable.
     """
     skipped = list(source.skipped)
-    posts = _drop_repeats(list(source.posts), skipped)
+    posts = _drop_repeats(list(source.posts), skipped, source.one_post_per_second)
     if not posts:
         raise InstapopError(f"{profile_dir or 'source'}: no usable posts ({_reason_counts(skipped)})")
     files = [*followers, *source.follower_files]
@@ -364,7 +382,7 @@ def read_records(
         choice = choose_target(target, post_table, has_history=not history.points.empty)
     except ValueError as err:
         raise InstapopError(f"{profile_dir}: {err}") from None
-    post_table, posts = _with_target(post_table, posts, choice.name, skipped)
+    post_table, posts, views = _with_target(post_table, posts, choice.name, skipped)
     if not posts:
         raise InstapopError(f"{profile_dir}: no post has a {choice.name} ({_reason_counts(skipped)})")
     for item in skipped:
@@ -382,6 +400,9 @@ def read_records(
         log.warning("%d media files have no metadata (not used; summary.json orphan_media)", n_orphans)
     if history.points.empty and choice.name == POR:
         log.warning("no follower history: followers, PoR and classes are left empty (classes -1)")
+    note, fallback = (views.reason, views.summary()) if views else ("", None)
+    if note:
+        log.warning("target %s: %s", choice.name, note)
     return IngestResult(
         _media_table(posts, post_table),
         post_table,
@@ -394,9 +415,7 @@ def read_records(
         warnings=warnings,
         source=dict(about or {}),
         target={
-            "name": choice.name,
-            "formula": choice.formula,
-            "why": choice.why,
+            **target_entry(choice, note, fallback),
             "agreement_with_por": agreement(_por(post_table), post_table["reach_rate"]),
         },
     )
@@ -408,23 +427,25 @@ def _por(table: pd.DataFrame) -> np.ndarray:
 
 def _with_target(
     table: pd.DataFrame, posts: list[Post], name: str, skipped: list[Skipped]
-) -> tuple[pd.DataFrame, list[Post]]:
+) -> tuple[pd.DataFrame, list[Post], ViewsTarget | None]:
     """The post table with ``reach_rate`` and ``target`` columns; posts a reach target cannot rank skipped.
 
     PoR is left NaN where the follower history gives none (those posts stay, unlabelled), as before.
+    A views target keeps every post (PoR stands in for unknown views) and is returned with its fallback.
     """
     por = _por(table)
     table["reach_rate"] = target_values(REACH_RATE, table, por)
-    table["target"] = target_values(name, table, por)
-    if name == POR:
-        return table, posts
+    views = views_target(name, table, por) if name in VIEW_TARGETS else None
+    table["target"] = views.values if views else target_values(name, table, por)
+    if name == POR or views:
+        return table, posts, views
     problems = {i: reach_problem(r) for i, r in zip(table.index, table["reach"].astype(float), strict=True)}
     for i, problem in problems.items():
         if problem:
             skipped.append(Skipped.because(problem[0], table.at[i, "source"], problem[1]))
     keep = [i for i, problem in problems.items() if problem is None]
     kept_ids = set(table.loc[keep, "post_id"])
-    return table.loc[keep].reset_index(drop=True), [p for p in posts if p.post_id in kept_ids]
+    return table.loc[keep].reset_index(drop=True), [p for p in posts if p.post_id in kept_ids], None
 
 
 def _target_line(target: dict[str, Any], source: dict[str, Any]) -> str:
@@ -481,6 +502,7 @@ def _post_table(posts: list[Post], history: FollowerHistory) -> pd.DataFrame:
             "reach": [np.nan if p.reach is None else p.reach for p in posts],
             "shares": [np.nan if p.shares is None else p.shares for p in posts],
             "saves": [np.nan if p.saves is None else p.saves for p in posts],
+            "views": [np.nan if p.views is None else p.views for p in posts],
         }
     )
     table = table.sort_values(["timestamp", "post_id"], ignore_index=True)
@@ -497,6 +519,7 @@ def _media_table(posts: list[Post], post_table: pd.DataFrame) -> pd.DataFrame:
             "media_type": m.media_type,
             "path": str(m.path),
             "thumbnail": str(m.thumbnail) if m.thumbnail else "",
+            "cover_only": m.cover_only,
             "child_index": m.child_index,
         }
         for p in posts
@@ -528,8 +551,9 @@ def _excluded_table(skipped: list[Skipped]) -> pd.DataFrame:
     )
 
 
-def _drop_repeats(posts: list[Post], skipped: list[Skipped]) -> list[Post]:
-    """Keep one post per id, per second and per media id; the rest are listed (first file name wins)."""
+def _drop_repeats(posts: list[Post], skipped: list[Skipped], one_per_second: bool) -> list[Post]:
+    """Keep one post per id and per media id, and per second where ``one_per_second`` (Instaloader);
+    the rest are listed (first file name wins)."""
     kept: list[Post] = []
     seen_ids: dict[str, Post] = {}
     seen_seconds: dict[int, Post] = {}
@@ -545,7 +569,7 @@ def _drop_repeats(posts: list[Post], skipped: list[Skipped]) -> list[Post]:
             first = seen_media[clashes[0]]
             why = f"media id {clashes[0]} (the file name without extension) already used by {first.source}"
             skipped.append(Skipped.because("duplicate media id", post.source, why))
-        elif post.timestamp in seen_seconds:
+        elif one_per_second and post.timestamp in seen_seconds:
             first = seen_seconds[post.timestamp]
             when = pd.Timestamp(post.timestamp, unit="s", tz="UTC").strftime(_ISO)
             skipped.append(

@@ -7,7 +7,8 @@ Images are decoded at reduced size where the format allows it (JPEG DCT scaling,
 Pillow's *draft* mode): a 1080x1350 post decodes at 270x338 before the resize to
 224x224, which makes decoding cheaper than the network. Videos are sampled as the
 paper does (§4.2): one frame a second over the first 15 s, or 15 frames evenly
-over the whole length of a shorter video.
+over the whole length of a shorter video. A video known only by its cover (its
+file not downloaded) is sampled from the cover as a still (:func:`still_video`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
 from instapop.config import PAPER
 from instapop.errors import BadInputError
+from instapop.sources.records import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 register_heif_opener()  # HEIC photos (iPhones save them) open in Pillow like any other image
@@ -180,6 +182,12 @@ class VideoSample:
     width: int
     height: int
 
+    @property
+    def still(self) -> bool:
+        """A picture seen as a video (:func:`still_video`): every frame is the same. No decoded video
+        lasts 0 s (:func:`sample_video` refuses one)."""
+        return self.duration == 0
+
 
 def frame_times(duration: float, n_frames: int = 15, interval_s: float = 1.0) -> np.ndarray:
     """Times (s) of the frames to sample: the paper's one-per-interval rule, denser for short videos.
@@ -228,7 +236,9 @@ def sample_video(
 
     Returns
     -------
-    VideoSample
+    VideoSample; of a picture (a video's cover, its file not downloaded) the still of
+    :func:`still_video`, bounded as images are, not by the video bounds (a brand's own cover
+    file may be larger than any frame Instagram serves).
 
     Raises
     ------
@@ -239,6 +249,8 @@ def sample_video(
     import av
 
     path = Path(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return still_video(path, n_frames, size, center_crop=center_crop)
     _check_not_empty(path)
     try:
         container = av.open(str(path))
@@ -262,6 +274,35 @@ def sample_video(
     width, height = images[0].size
     frames = np.stack([resize_square(image, size, center_crop) for image in images])
     return VideoSample(frames=frames, times=times, duration=duration, fps=fps, width=width, height=height)
+
+
+def still_video(
+    path: Path,
+    n_frames: int = 15,
+    size: int = 224,
+    max_pixels: int | None = None,
+    center_crop: bool = False,
+) -> VideoSample:
+    """A picture as a video that shows it throughout: how a cover-only video is seen.
+
+    ``instaloader --no-videos`` (or an export's media folder holding a reel's thumbnail
+    only) keeps the video's cover and not the video, so the cover is all that is known of
+    what it shows. Every one of the ``n_frames`` frames is the picture, at time 0; duration
+    and fps are 0 (:attr:`VideoSample.still`); width and height are the picture's as shown.
+
+    Raises
+    ------
+    MediaError
+        As :func:`load_image`.
+    """
+    path = Path(path)
+    frame = load_image(path, size, center_crop, max_pixels or PAPER.max_image_pixels)
+    with Image.open(path) as image:
+        width, height = image.size
+        if image.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8):  # turned a quarter
+            width, height = height, width
+    frames = np.repeat(frame[None], n_frames, axis=0)
+    return VideoSample(frames, np.zeros(n_frames), duration=0.0, fps=0.0, width=width, height=height)
 
 
 def _duration_and_fps(path: Path, container, stream) -> tuple[float, float]:

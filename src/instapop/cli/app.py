@@ -56,8 +56,8 @@ TargetOpt = Annotated[
     str | None,
     typer.Option(
         help="What popularity means: 'por' ((likes+comments)/followers, needs --followers), 'reach-rate' "
-        "((likes+comments+shares+saves)/reach) or 'reach'. Default: reach-rate when every post has reach, "
-        "else por."
+        "((likes+comments+shares+saves)/reach), 'reach', 'views' or 'views-rate' ((likes+comments)/views; "
+        "PoR stands in where views are unknown). Default: reach-rate when every post has reach, else por."
     ),
 ]
 FollowersOpt = Annotated[

@@ -131,7 +131,10 @@ def labels(
 
 def _class_lines(summary: dict) -> str:
     days = summary["labels"]["window_days"]
-    lines = [f"target: {summary['target']['name']} ({summary['target']['formula']})"]
+    target = summary["target"]
+    lines = [f"target: {target['name']} ({target['formula']})"]
+    if "fallback" in target:
+        lines.append(f"fallback to PoR: {target['fallback']['reason']}")
     for media_type, by_n in summary["classes"].items():
         counts = "; ".join(
             f"N={n}: " + "/".join(str(c) for c in classes.values()) for n, classes in by_n.items()

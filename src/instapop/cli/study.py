@@ -17,7 +17,9 @@ from instapop.errors import InstapopError
 @app.command()
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the synthetic profile into.")],
-    posts: Annotated[int, typer.Option(help="Number of posts.")] = 300,
+    posts: Annotated[
+        int | None, typer.Option(help="Number of posts (default 300; 150 with --reels).", show_default=False)
+    ] = None,
     seed: SeedOpt = 0,
     no_signal: Annotated[bool, typer.Option("--no-signal", help="Popularity independent of pixels.")] = False,
     video_size: Annotated[str, typer.Option(help="'small' (fast) or '720p' (realistic).")] = "small",
@@ -32,24 +34,35 @@ def synth(
     weekend_factor: Annotated[
         float, typer.Option(help="PoR x this for posts on Saturdays and Sundays (UTC): a weekday effect.")
     ] = Config.synth_weekend_factor,
+    reels: Annotated[
+        bool,
+        typer.Option(
+            "--reels",
+            help="A reels-first brand: 90% videos, two thirds of them cover only (as `instaloader "
+            "--no-videos` leaves them), views unknown (null or 0) on some.",
+        ),
+    ] = False,
 ) -> None:
     """Generate a synthetic profile (Instaloader folder or Business Suite export) with a planted signal.
 
     Example: instapop synth demo-profile --posts 300 --seed 1 --weekend-factor 1.5
 
     Example: instapop synth demo-export --format business-suite
+
+    Example: instapop synth demo-reels --reels
     """
     from instapop.synthetic import generate_profile
 
     try:
         profile = generate_profile(
             out_dir,
-            n_posts=posts,
+            n_posts=(150 if reels else 300) if posts is None else posts,
             seed=seed,
             signal=not no_signal,
             video_size=video_size,
             format=format,
             config=Config(synth_weekend_factor=weekend_factor),
+            reels=reels,
         )
     except InstapopError as err:
         fail(err)

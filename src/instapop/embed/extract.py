@@ -11,6 +11,9 @@ What is cached, per item (see :mod:`instapop.embed.cache` for the keys):
 - image: K entries, one per augmented view (view 0 is the clean image);
 - video: one (T, D) entry for its sampled frames, with the video's duration,
   fps and displayed size as metadata, and its thumbnail as a clean image entry.
+  A cover-only video (its file not downloaded, its ``path`` the cover) is a still
+  (:func:`instapop.media.still_video`): a (1, D) entry for its one picture, which
+  stands for each of its T frames in the :class:`FeatureSet`, duration and fps 0.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ class FeatureSet:
     video_thumbs : float32 (n_vid, D), the thumbnail's embedding (the first frame's when
         a video has no usable thumbnail).
     video_info : media_id, duration, fps, width, height, n_frames_sampled, thumbnail
-        ("file" or "first frame") per video.
+        ("file" or "first frame") per video; a cover-only video has duration and fps 0 and
+        1 frame sampled (its cover, which is each of its ``video_frames``).
     failed : media_id, path, reason of every item that could not be embedded.
     stats : cache entries computed and reused, images through the network, items.
     """
@@ -228,7 +232,7 @@ class _Preparer:
                 max_fps=config.video_max_fps,
                 center_crop=config.center_crop,
             )
-            frames.pixels = sample.frames
+            frames.pixels = sample.frames[:1] if sample.still else sample.frames  # a still: encoded once
             frames.metadata = {
                 "duration": repr(sample.duration),
                 "fps": repr(sample.fps),
@@ -373,7 +377,7 @@ def _assemble(items: list[_Item], encoder: Encoder, config: Config, stats: dict[
         else (np.zeros((0, config.n_views, dim), np.float32))
     )
     video_frames = (
-        np.stack([item.parts[0].vectors for item in videos])
+        np.stack([_every_frame(item.parts[0].vectors, config.n_frames) for item in videos])
         if videos
         else (np.zeros((0, config.n_frames, dim), np.float32))
     )
@@ -388,7 +392,7 @@ def _assemble(items: list[_Item], encoder: Encoder, config: Config, stats: dict[
         video_ids=[item.media_id for item in videos],
         video_frames=video_frames.astype(np.float32, copy=False),
         video_thumbs=video_thumbs.astype(np.float32, copy=False),
-        video_info=pd.DataFrame([_video_info(item, config) for item in videos], columns=VIDEO_INFO_COLUMNS),
+        video_info=pd.DataFrame([_video_info(item) for item in videos], columns=VIDEO_INFO_COLUMNS),
         failed=pd.DataFrame([(i.media_id, i.path, i.error) for i in failed], columns=FAILED_COLUMNS),
         stats={
             **stats,
@@ -400,7 +404,12 @@ def _assemble(items: list[_Item], encoder: Encoder, config: Config, stats: dict[
     )
 
 
-def _video_info(item: _Item, config: Config) -> dict[str, Any]:
+def _every_frame(vectors: np.ndarray, n_frames: int) -> np.ndarray:
+    """(T, D) frame embeddings: a still's one picture (a cover-only video) is each of its T frames."""
+    return np.broadcast_to(vectors, (n_frames, vectors.shape[1])) if len(vectors) == 1 else vectors
+
+
+def _video_info(item: _Item) -> dict[str, Any]:
     meta = item.parts[0].metadata
     return {
         "media_id": item.media_id,
@@ -408,7 +417,7 @@ def _video_info(item: _Item, config: Config) -> dict[str, Any]:
         "fps": float(meta["fps"]),
         "width": int(meta["width"]),
         "height": int(meta["height"]),
-        "n_frames_sampled": config.n_frames,
+        "n_frames_sampled": len(item.parts[0].vectors),
         "thumbnail": "file" if len(item.parts) > 1 else "first frame",
     }
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from instapop.report import accuracy, sections
 from instapop.report.html import Section, esc, image, page
 from instapop.report.run_files import RunFiles, load_run
+from instapop.targets import VIEW_TARGETS
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,11 @@ def _posts_line(run: RunFiles) -> str:
 
 def _reliability_line(run: RunFiles) -> str:
     """What the follower estimate can change in the labels: its change inside a label window."""
+    target = (run.summary or {}).get("target") or {}
+    if target.get("name") in VIEW_TARGETS:
+        fallback = target.get("fallback")
+        rest = f"; the {fallback['posts']} posts without views rest on PoR instead" if fallback else ""
+        return f"Label reliability: labels rest on the view counts Instagram gave{rest}."
     if sections.target_name(run) != "PoR":
         return "Label reliability: labels rest on the reach in the export, not on a follower estimate."
     change = (run.summary or {}).get("follower_change")

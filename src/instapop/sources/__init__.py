@@ -16,18 +16,21 @@ The records (frozen dataclasses in :mod:`instapop.sources.records`):
 - :class:`Post` -- one post: ``post_id``, ``timestamp`` (epoch seconds UTC),
   ``likes``, ``comments``, ``media`` (a tuple of :class:`Media`), ``source``
   (the file or ``file:line``, for messages); optional ``shortcode``,
-  ``caption``, ``post_type``, ``reach``, ``shares``, ``saves`` (None when
-  unknown), ``flags`` (e.g. ``"partial"``, ``"bytes replaced"``) and
+  ``caption``, ``post_type``, ``reach``, ``shares``, ``saves``, ``views`` (None
+  when unknown), ``flags`` (e.g. ``"partial"``, ``"bytes replaced"``) and
   ``missing`` (media the metadata names but the folder lacks).
 - :class:`Media` -- one image or video: ``media_id`` (unique in the profile),
   ``media_type`` (``"image"``/``"video"``), ``path``, ``thumbnail`` (a video's
-  cover or None), ``child_index`` (1-based in a carousel, 0 otherwise).
+  cover or None), ``child_index`` (1-based in a carousel, 0 otherwise); a video
+  whose file is absent is ``cover_only``, its cover its ``path`` and ``thumbnail``.
 - :class:`Skipped` -- one item left out: ``reason`` (the category counted in
   the summary), ``item`` (file or ``file:line``), ``detail`` (a sentence naming
   the item and the reason).
 - :class:`SourceData` -- what one reader returns: ``posts``, ``skipped``,
   ``follower_files`` (files holding a follower count), ``side_files`` (counts
-  of recognised files not needed, by kind) and ``orphan_media``.
+  of recognised files not needed, by kind), ``orphan_media`` and
+  ``one_post_per_second`` (Instaloader: two posts in one second are one post read
+  twice; exports and manifests: a post's id is its identity).
 
 A new reader raises :class:`ItemSkipped` for a bad item inside its loop and
 collects the records; :mod:`instapop.sources.fields` holds the shared checks

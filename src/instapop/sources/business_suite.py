@@ -12,7 +12,11 @@ names are compared without case, accents, punctuation or extra spaces, so
 ``„Gefällt mir“-Angaben`` matches ``gefallt mir angaben``. To read another language, add
 its names to :data:`HEADERS` (and its word for "Lifetime" to :data:`LIFETIME`).
 Unknown columns are ignored; ``Post ID``, ``Publish time``, ``Likes`` and ``Comments``
-are required, the other metrics are optional (``None`` when absent or empty).
+are required, the other metrics are optional (``None`` when absent or empty). ``Views``
+(older exports: ``Impressions``, which Meta renamed) gives a post's views.
+
+A post's identity is its ``Post ID``: posts published in the same minute (the export's
+resolution) are different posts when their IDs differ.
 
 Values: counts may carry thousands separators (``"12,400"``, ``12.400``, ``12 400``);
 a decimal part must be zero (``1.234,00``), anything else is "count not a number".
@@ -248,6 +252,7 @@ def _post(item: str, values: dict[str, str], order: str, zone: ZoneInfo, now: fl
         reach=_optional_count(item, "Reach", values.get("reach", "")),
         shares=_optional_count(item, "Shares", values.get("shares", "")),
         saves=_optional_count(item, "Saves", values.get("saves", "")),
+        views=_optional_count(item, "Views", values.get("views", "")),
     )
 
 

@@ -8,13 +8,16 @@ A folder holds the pages as the API returns them, one JSON file each::
                "children": {"data": [{"id": "...", "media_type": "IMAGE"}, ...]}}, ...],
      "paging": {"cursors": {...}, "next": "..."}}
 
-Insights (``reach``, ``saved``, ``shares``) are joined when they are there, either
+Insights (``reach``, ``saved``, ``shares``, and views as ``video_views``, ``plays`` or
+``views``: the largest is read) are joined when they are there, either
 inside an item (``"insights": {"data": [{"name": "reach", "values": [{"value": 900}]}]}``,
 as ``fields=insights.metric(reach,saved,shares)`` returns them) or in a file of the folder
 whose name starts with ``insights``: JSON ``{media id: {"data": [...]}}`` (each media's
 ``/{media-id}/insights`` answer) or ``{media id: {"reach": 900, ...}}``, a JSON list of
-``{"id": ..., "reach": ..., ...}``, or a CSV ``id,reach,saved,shares``. Media files are
-matched as for an export (:mod:`instapop.sources.matching`).
+``{"id": ..., "reach": ..., ...}``, or a CSV ``id,reach,saved,shares``. A media item's own
+``video_views``, ``plays`` or ``views`` field counts too. Media files are matched as for an
+export (:mod:`instapop.sources.matching`). A post's identity is its media id: posts
+published in the same second are kept.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from instapop.sources.records import ItemSkipped, Post, Skipped, SourceData
 
 _KINDS = {"IMAGE": IMAGE, "VIDEO": VIDEO, "CAROUSEL_ALBUM": CAROUSEL, "REELS": VIDEO}
 _INSIGHTS = {"reach": "reach", "saved": "saves", "saves": "saves", "shares": "shares"}
+# The view metric's names over API versions: video_views (videos, until 2024), plays (reels), views (2025).
+_VIEWS = ("video_views", "plays", "views")
 
 
 def is_graph_page(data: Any) -> bool:
@@ -139,6 +144,7 @@ def _post(where: str, item: dict[str, Any], saved: dict[str, Any], now: float | 
         reach=_optional(where, "reach", metrics.get("reach")),
         shares=_optional(where, "shares", metrics.get("shares")),
         saves=_optional(where, "saved", metrics.get("saves")),
+        views=_views(where, {**{k: item[k] for k in _VIEWS if k in item}, **metrics}),
     )
 
 
@@ -146,6 +152,12 @@ def _children(item: dict[str, Any]) -> list[Any]:
     listed = item.get("children")
     data = listed.get("data") if isinstance(listed, dict) else None
     return data if isinstance(data, list) else []
+
+
+def _views(where: str, metrics: dict[str, Any]) -> int | None:
+    """The largest view count under any of the metric's names; None when none is given."""
+    given = [_optional(where, name, metrics.get(name)) for name in _VIEWS]
+    return max((count for count in given if count is not None), default=None)
 
 
 def _optional(where: str, what: str, value: Any) -> int | None:
@@ -164,7 +176,8 @@ def _seconds(where: str, text: Any) -> float | None:
 
 
 def _metrics(answer: Any) -> dict[str, Any]:
-    """{reach, saves, shares} of an insights answer (``{"data": [{"name", "values"}]}``) or a flat dict."""
+    """{reach, saves, shares} and view metrics of an insights answer (``{"data": [{"name", "values"}]}``)
+    or a flat dict."""
     if not isinstance(answer, dict):
         return {}
     if isinstance(answer.get("data"), list):
@@ -175,11 +188,11 @@ def _metrics(answer: Any) -> dict[str, Any]:
             elif isinstance(metric, dict) and "value" in metric:  # newer API versions: total_value / value
                 flat[metric.get("name")] = metric["value"]
         answer = flat
-    return {_INSIGHTS[k]: v for k, v in answer.items() if k in _INSIGHTS}
+    return {_INSIGHTS.get(k, k): v for k, v in answer.items() if k in _INSIGHTS or k in _VIEWS}
 
 
 def _saved_insights(folder: Path, max_json_bytes: int) -> dict[str, dict[str, Any]]:
-    """Media id -> {reach, saves, shares} from the folder's ``insights*`` files (JSON or CSV)."""
+    """Media id -> {reach, saves, shares, views...} from the folder's ``insights*`` files (JSON or CSV)."""
     found: dict[str, dict[str, Any]] = {}
     for path in sorted(folder.glob("insights*")):
         if path.suffix.lower() == ".csv":

@@ -8,10 +8,13 @@ file's own stem, so custom ``--filename-pattern`` downloads work too:
 - an image post: ``<base>.jpg``;
 - a video post: ``<base>.mp4`` with its cover ``<base>.jpg``, or, as 4.13 writes
   it, ``<base>_1.mp4`` with the cover ``<base>_2.jpg`` (any one numbered video
-  with any numbered image, when the metadata says the post is one video);
-- a carousel: ``<base>_1 … _N``, each child typed by its own metadata; children
-  not downloaded are listed in the post's ``missing`` and the post is flagged
-  ``partial`` (it is dropped only when none is there).
+  with any numbered image, when the metadata says the post is one video); a video whose
+  file was not downloaded (``--no-videos``) but whose cover ``<base>.jpg`` was is kept as a
+  *cover-only* video (:attr:`Media.cover_only`: the cover is its path and its thumbnail);
+- a carousel: ``<base>_1 … _N``, each child typed by its own metadata (a video child
+  without its ``.mp4`` is cover-only too); children not downloaded are listed in the
+  post's ``missing`` and the post is flagged ``partial`` (it is dropped only when none
+  is there).
 
 Three node shapes occur and are all read:
 
@@ -25,6 +28,10 @@ Three node shapes occur and are all read:
   ``taken_at``, ``media_type`` (1 image, 2 video, 8 carousel), ``carousel_media``;
 - the 4.16 web node: the web API's fields at the top level (``code``, ``pk``,
   ``taken_at``, ``like_count``, ``comment_count``, ``media_type``, ``carousel_media``).
+
+Views are the largest positive count among ``video_view_count``, ``video_play_count``,
+``view_count``, ``play_count`` and ``iphone_struct``'s ``view_count``, ``play_count``;
+unknown (None) when all are null or 0.
 
 Instaloader's other files are recognised and counted, never read as posts:
 ``<base>_comments.json`` (``--comments``), ``<base>_location.txt``, the caption
@@ -139,7 +146,12 @@ def read_instaloader_folder(root: Path, max_json_bytes: int, now: float | None =
     bases = {_metadata_base(name) for name in metadata}
     orphans = _unclaimed_media(folder, posts, bases, side_files)
     return SourceData(
-        tuple(posts), tuple(skipped), tuple(profile_jsons), dict(sorted(side_files.items())), tuple(orphans)
+        tuple(posts),
+        tuple(skipped),
+        tuple(profile_jsons),
+        dict(sorted(side_files.items())),
+        tuple(orphans),
+        one_post_per_second=True,
     )
 
 
@@ -305,6 +317,7 @@ def _post_from_node(
         shortcode=_id_text(node.get("shortcode") or node.get("code") or iphone.get("code")),
         caption=_caption(node) or _caption_file(folder, base),
         post_type=kind,
+        views=_views(node, iphone),
         flags=flags,
         missing=missing,
     )
@@ -366,17 +379,25 @@ def _single_media(folder: _Folder, base: str, kind: str, source: Path) -> Media:
 
 def _find_media(folder: _Folder, stem: str, media_type: str, child_index: int, source: Path) -> Media:
     if media_type == VIDEO:
-        path = _existing(folder, stem, VIDEO_SUFFIXES, source, VIDEO)
-        return Media(stem, VIDEO, path, _first_present(folder, stem, IMAGE_SUFFIXES), child_index)
+        cover = _first_present(folder, stem, IMAGE_SUFFIXES)
+        if cover is not None and _first_present(folder, stem, VIDEO_SUFFIXES) is None:
+            # Downloaded with --no-videos: the cover is all there is, and it stands for the video.
+            cover = _existing(folder, stem, IMAGE_SUFFIXES, source, "cover")
+            return Media.cover_of_video(stem, cover, child_index)
+        path = _existing(folder, stem, VIDEO_SUFFIXES, source, VIDEO, f" and its cover {stem}.jpg")
+        return Media(stem, VIDEO, path, cover, child_index)
     return Media(stem, IMAGE, _existing(folder, stem, IMAGE_SUFFIXES, source, IMAGE), None, child_index)
 
 
-def _existing(folder: _Folder, stem: str, suffixes: tuple[str, ...], source: Path, what: str) -> Path:
+def _existing(
+    folder: _Folder, stem: str, suffixes: tuple[str, ...], source: Path, what: str, also: str = ""
+) -> Path:
+    """The file ``stem`` + one of ``suffixes``; ``also`` names what else is missing in the message."""
     path = _first_present(folder, stem, suffixes)
     if path is None:
         refused = [stem + s for s in suffixes if stem + s in folder.refused]
         why = f"{refused[0]} is a refused symlink" if refused else "not downloaded?"
-        raise ItemSkipped("media missing", source, f"{what} {stem}{suffixes[0]} missing ({why})")
+        raise ItemSkipped("media missing", source, f"{what} {stem}{suffixes[0]}{also} missing ({why})")
     if folder.sizes[path.name] == 0:
         raise ItemSkipped("empty media file", source, f"{path.name} is empty")
     return path
@@ -432,6 +453,22 @@ def _comments(path: Path, node: dict[str, Any], iphone: dict[str, Any]) -> int:
         iphone.get("comment_count"),
     )
     return fields.count(path, "comments", value)
+
+
+def _views(node: dict[str, Any], iphone: dict[str, Any]) -> int | None:
+    """The largest positive view or play count the node holds; None when every one is null or 0.
+
+    Instagram fills these unevenly (GraphQL ``video_view_count``/``video_play_count``, the
+    web node's and ``iphone_struct``'s ``view_count``/``play_count``) and often leaves them
+    null or 0 for a reel that was watched: a count that is absent or not a positive number
+    means unknown, never "not watched", and never makes the post unusable.
+    """
+    counts = [
+        *(node.get(key) for key in ("video_view_count", "video_play_count", "view_count", "play_count")),
+        *(iphone.get(key) for key in ("view_count", "play_count")),
+    ]
+    numbers = [c for c in counts if isinstance(c, int | float) and not isinstance(c, bool)]
+    return max((int(c) for c in numbers if 0 < c <= fields.MAX_COUNT), default=None)
 
 
 def _edge_count(node: dict[str, Any], key: str) -> Any:

@@ -1,7 +1,7 @@
 """Read a ``manifest.csv`` (one post a row) into :class:`Post` records.
 
 Columns: ``post_id,timestamp,likes,comments,media`` (and optionally
-``shortcode``, ``caption``); ``timestamp`` is ISO 8601 or epoch seconds;
+``shortcode``, ``caption``, ``views``); ``timestamp`` is ISO 8601 or epoch seconds;
 ``media`` lists paths relative to the manifest's folder, separated by ``;`` or
 ``|`` (more than one: a carousel). A video's thumbnail is an image of the same
 name beside it.
@@ -92,6 +92,7 @@ def _post_from_row(item: str, row: dict[str, str], root: Path, now: float | None
         shortcode=row.get("shortcode", ""),
         caption=row.get("caption", ""),
         post_type=CAROUSEL if len(media) > 1 else media[0].media_type,
+        views=fields.count(item, "views", row["views"]) if row.get("views") else None,
     )
 
 

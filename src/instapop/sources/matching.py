@@ -10,7 +10,8 @@ key each post carries, in this order:
 
 A key ``K`` matches ``K.<ext>`` (a single image or video) and ``K_1.<ext>``,
 ``K_2.<ext>``... (carousel items in that order). An image with the same name as a
-video (``K.jpg`` beside ``K.mp4``) is the video's thumbnail. A post whose key
+video (``K.jpg`` beside ``K.mp4``) is the video's thumbnail; a video post (a reel) with only
+``K.jpg`` is kept as a cover-only video, modelled by that thumbnail. A post whose key
 matches no file is skipped ("no media file"); a file no post claims is listed
 as orphan media. Nothing is dropped silently.
 """
@@ -134,6 +135,7 @@ def attach_media(
             media = tuple(_mapped_media(folder, mapped[post.post_id]))
         else:
             media = _named_media(folder, post)
+        media = _cover_only(post, media)
         empty = [m for m in media if m.path.stat().st_size == 0]
         if empty:
             skipped.append(Skipped.because("empty media file", post.source, f"{empty[0].path} is empty"))
@@ -144,6 +146,13 @@ def attach_media(
         else:
             kept.append(dataclasses.replace(post, media=media))
     return kept, skipped, folder.unclaimed()
+
+
+def _cover_only(post: Post, media: tuple[Media, ...]) -> tuple[Media, ...]:
+    """A video post whose one file is a picture: its thumbnail was saved, not the video; it stands for it."""
+    if post.post_type == "video" and len(media) == 1 and media[0].media_type == "image":
+        return (Media.cover_of_video(media[0].media_id, media[0].path, media[0].child_index),)
+    return media
 
 
 def _keys(post: Post) -> list[str]:

@@ -29,6 +29,16 @@ class Media:
     thumbnail: Path | None = None
     child_index: int = 0
 
+    @property
+    def cover_only(self) -> bool:
+        """A video known by its cover alone (``instaloader --no-videos``): ``path`` is the cover picture."""
+        return self.media_type == "video" and self.path.suffix.lower() in IMAGE_SUFFIXES
+
+    @classmethod
+    def cover_of_video(cls, media_id: str, cover: Path, child_index: int = 0) -> Media:
+        """A video whose file is absent, modelled by its cover picture (its path and its thumbnail)."""
+        return cls(media_id, "video", cover, cover, child_index)
+
 
 @dataclass(frozen=True)
 class Post:
@@ -46,6 +56,8 @@ class Post:
     post_type : the source's own word for it (``"image"``, ``"video"``,
         ``"carousel"``, ``"reel"``...), or "".
     reach, shares, saves : optional insights (Meta exports), None when unknown.
+    views : video views or plays, None when unknown (0 as the source gives it: often a
+        placeholder for "not counted").
     flags : what a person should know about it, e.g. ``"partial"`` (some
         carousel children not downloaded) or ``"bytes replaced"`` (a caption
         with bytes that were not UTF-8).
@@ -64,6 +76,7 @@ class Post:
     reach: int | None = None
     shares: int | None = None
     saves: int | None = None
+    views: int | None = None
     flags: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
 
@@ -101,6 +114,9 @@ class SourceData:
     side_files : files recognised and not needed, counted by kind
         (``{"comments": 416, "location": 3, ...}``).
     orphan_media : media files that no post's metadata names (paths).
+    one_post_per_second : posts in the same second are one post read twice (Instaloader names
+        a post's files by its second); False where a post's id is its identity (an export's
+        Post ID: two posts published in one minute are two posts).
     """
 
     posts: tuple[Post, ...]
@@ -108,6 +124,7 @@ class SourceData:
     follower_files: tuple[Path, ...] = ()
     side_files: dict[str, int] = field(default_factory=dict)
     orphan_media: tuple[str, ...] = ()
+    one_post_per_second: bool = False
 
 
 class ItemSkipped(Exception):

@@ -12,7 +12,20 @@ The side files live outside ``profile/`` so a reader never sees them.
 team would have it instead of ``profile/``: ``out_dir/export.csv``, a Meta Business Suite
 posts export with planted reach, shares and saves, and ``out_dir/media/``, the files named
 by shortcode (see :mod:`instapop.synthetic._business_suite`); ground truth media paths are
-relative to ``media/``.
+relative to ``media/``. In this format the middle post goes up 30 s after the one before
+it, in the same minute: the export's times are to the minute, so two posts with distinct
+Post IDs share one ``Publish time``, as real exports have them.
+
+Reels-first profiles
+--------------------
+``generate_profile(out_dir, n_posts=150, reels=True)`` writes a brand that posts reels:
+90 % of the posts are single videos (the rest single images), and two thirds of the
+videos were not downloaded, as ``instaloader --no-videos`` leaves them: ``<base>.jpg``
+(the cover, the video's first frame, showing the planted object) + the JSON + the
+caption ``.txt``, no ``.mp4``; a repost is downloaded or not as its original. Views are
+planted for every single video (``VIEWS_PER_FOLLOWER`` x followers, growing with
+popularity); in a reels-first profile 40 % of them are unknown, half null, half 0.
+Without ``reels`` the rest of the plan is drawn as before from the same seed.
 
 Popularity model
 ----------------
@@ -68,7 +81,8 @@ quarter of these posts XDTGraphImage / XDTGraphVideo / XDTGraphSidecar; ``id`` (
 comments in ``edge_media_to_comment.count`` or ``edge_media_to_parent_comment.count``,
 ``edge_media_to_caption.edges[0].node.text`` (edges empty without caption),
 ``comments_disabled``, ``owner {id, username}``; videos also ``video_url``,
-``video_duration``, ``video_view_count``. A sidecar has
+``video_duration``, ``video_view_count`` (a single video's planted views; null or 0 where
+unknown). A sidecar has
 ``edge_sidecar_to_children.edges[].node`` with ``__typename``, ``id``, ``shortcode``,
 ``is_video``, ``dimensions``, ``display_url`` (+ the video fields for a video child).
 
@@ -80,7 +94,8 @@ comments in ``edge_media_to_comment.count`` or ``edge_media_to_parent_comment.co
 ("<pk>_<owner>"), ``code``, ``taken_at``, ``media_type`` (1 image, 2 video, 8 carousel),
 ``like_count``, ``comment_count``, ``caption {text}`` or null, ``product_type``,
 ``original_width``, ``original_height``, ``image_versions2``, ``user {pk, username}``,
-videos ``video_duration`` and ``video_versions``, carousels ``carousel_media[]`` (each with
+videos ``video_duration``, ``video_versions``, ``play_count`` (the views) and ``view_count``
+(null), the node's ``video_view_count`` left 0, carousels ``carousel_media[]`` (each with
 ``pk``, ``id``, ``media_type``, sizes, ``video_duration`` for videos) and
 ``carousel_media_count``.
 
@@ -89,7 +104,8 @@ videos ``video_duration`` and ``video_versions``, carousels ``carousel_media[]``
 ``edge_media_preview_like.count``, comments in ``edge_media_to_comment.count``, plus the
 item's own fields kept beside them: ``code``, ``pk`` (str), ``taken_at``, ``media_type``,
 ``like_count``, ``comment_count``, ``like_and_view_counts_disabled`` (false),
-``product_type``, and for carousels ``carousel_media_count``.
+``product_type``, for a single video ``play_count`` (the views, ``video_view_count`` null)
+and for carousels ``carousel_media_count``.
 
 Ground truth (``ground_truth.json``)
 ------------------------------------
@@ -98,10 +114,12 @@ Ground truth (``ground_truth.json``)
 ("popular"/"unpopular"), ``box [x0, y0, x1, y1]`` in the stored image's pixels (videos:
 in the thumbnail's), ``path`` and ``thumbnail`` (relative to ``profile/``), ``width``,
 ``height``, ``is_carousel``, ``child_index``, ``repost_of``; videos also ``fps``,
-``duration_s``, ``video_width``, ``video_height``.
+``duration_s``, ``video_width``, ``video_height`` and ``cover_only`` (not downloaded: its
+``path`` is its ``thumbnail``).
 ``posts[base]``: ``post_id``, ``shortcode``, ``timestamp``, ``shape``, ``json``,
 ``media_ids``, ``is_carousel``, ``has_video``, ``signal``, ``likes``, ``comments``,
-``followers`` (true), ``por`` (true), ``repost_of``, ``in_wrong_stretch``.
+``followers`` (true), ``por`` (true), ``repost_of``, ``views`` (as written; None or 0:
+unknown), ``in_wrong_stretch``.
 ``duplicate_pairs`` [[original media_id, repost media_id]]: about 5 % of posts are reposts,
 21 days or more after the original, as hard as real reposts and no harder (2-6 % of the area
 cropped, resized back, brightness, contrast, saturation and white balance shifted by a few
@@ -171,6 +189,7 @@ def generate_profile(
     config: Config = PAPER,
     progress: bool = True,
     format: str = "instaloader",
+    reels: bool = False,
 ) -> SyntheticProfile:
     """Write a synthetic Instaloader profile, its follower history and its ground truth.
 
@@ -193,7 +212,10 @@ def generate_profile(
     progress : bool
         Show a progress bar over posts (only on a terminal).
     format : str
-        ``"instaloader"`` (a profile folder) or ``"business-suite"`` (``export.csv`` + ``media/``).
+        ``"instaloader"`` (a profile folder) or ``"business-suite"`` (``export.csv`` + ``media/``;
+        two of its posts go up in one minute, see "Formats" above).
+    reels : bool
+        A reels-first profile (see "Reels-first profiles" above).
 
     Returns
     -------
@@ -221,7 +243,7 @@ def generate_profile(
     out_dir = Path(out_dir)
     export = format == "business-suite"
     profile_dir = _fresh_profile_dir(out_dir, "media" if export else "profile")
-    plan = plan_profile(n_posts, seed, signal, config)
+    plan = plan_profile(n_posts, seed, signal, config, reels=reels, same_minute=export)
     media = write_posts(plan, profile_dir, video_size, progress)
     if export:
         media_by_shortcode(plan, profile_dir, media)
@@ -232,7 +254,7 @@ def generate_profile(
     result = SyntheticProfile(source, out_dir / "followers.csv", out_dir / "ground_truth.json")
     write_followers_csv(plan, result.followers_csv)
     params = {"n_posts": n_posts, "signal": signal, "video_size": video_size, **_synth_constants(config)}
-    params["format"] = format
+    params |= {"format": format, "reels": reels}
     write_ground_truth(plan, media, params, result.ground_truth)
     logger.info("wrote a %d-post synthetic profile (%d media) to %s", n_posts, len(media), profile_dir)
     return result

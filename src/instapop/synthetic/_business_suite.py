@@ -6,8 +6,10 @@ consistently with the planted popularity: a post reaches ``REACH_SHARE`` of the
 followers, more for a more popular post (PoR relative to the median, to the power
 ``REACH_POPULARITY``), with log-normal noise; shares and saves are small fractions of
 the likes. So both reach-rate and PoR carry the planted signal. Media files are named
-by shortcode: ``<code>.jpg``, ``<code>.mp4`` (+ ``<code>.jpg`` thumbnail), carousel
-items ``<code>_<i>.<ext>``.
+by shortcode: ``<code>.jpg``, ``<code>.mp4`` (+ ``<code>.jpg`` thumbnail; the thumbnail
+alone for a video not downloaded), carousel items ``<code>_<i>.<ext>``. ``Views`` is a
+reel's planted view count (empty where the plan has none), else 1.4 x reach. Times are to
+the minute, so the two posts the plan puts in one minute share a ``Publish time``.
 """
 
 from __future__ import annotations
@@ -42,11 +44,12 @@ def media_by_shortcode(plan: ProfilePlan, media_dir: Path, truth: dict[str, Any]
         for i, media in enumerate(post.media, start=1):
             stem = f"{post.shortcode}_{i}" if post.is_carousel else post.shortcode
             entry = truth[media.media_id]
-            for key in ("path", "thumbnail"):
-                if entry.get(key):
-                    new = f"{stem}{Path(entry[key]).suffix}"
-                    (media_dir / entry[key]).rename(media_dir / new)
-                    entry[key] = new
+            # A cover-only video's path is its thumbnail: one file, renamed once.
+            keys = [key for key in ("path", "thumbnail") if entry.get(key)]
+            renamed = {entry[key]: f"{stem}{Path(entry[key]).suffix}" for key in keys}
+            for old, new in renamed.items():
+                (media_dir / old).rename(media_dir / new)
+            entry.update((key, renamed[entry[key]]) for key in keys)
     named = {entry[key] for entry in truth.values() for key in ("path", "thumbnail") if entry.get(key)}
     for path in media_dir.iterdir():
         if path.name not in named:  # metadata, captions, comments: an export has none of them
@@ -77,9 +80,10 @@ def _row(plan: ProfilePlan, post: PostPlan, reach: int, shares: int, saves: int,
     duration = sum(m.duration_s or 0 for m in post.media) if reel else 0
     when = datetime.fromtimestamp(post.timestamp, UTC).strftime("%m/%d/%Y %H:%M")
     link = f"https://www.instagram.com/{'reel' if reel else 'p'}/{post.shortcode}/"
-    views = int(reach * 1.4)
+    # A reel's planted views ("" where Instagram gave none); other posts' views follow their reach.
+    views = ("" if post.views is None else f"{post.views:,}") if reel else f"{int(reach * 1.4):,}"
     return [
         str(post.pk), str(plan.owner_id), plan.username, "Synthetic Brand", post.caption, f"{duration:g}",
-        when, link, kind, "", "Lifetime", f"{views:,}", f"{reach:,}", f"{post.likes:,}", f"{shares:,}",
+        when, link, kind, "", "Lifetime", views, f"{reach:,}", f"{post.likes:,}", f"{shares:,}",
         str(follows), f"{post.comments:,}", f"{saves:,}",
     ]  # fmt: skip

@@ -56,7 +56,7 @@ def _post_kind(post: PostPlan) -> str:
     return "sidecar" if post.is_carousel else post.media[0].kind
 
 
-def _media_fields(kind: str, pk: int, duration_s: float | None, views: int) -> dict[str, Any]:
+def _media_fields(kind: str, pk: int, duration_s: float | None, views: int | None) -> dict[str, Any]:
     """display_url for every item; video_url, video_duration and video_view_count for videos."""
     fields: dict[str, Any] = {"display_url": f"{_CDN}/{pk}_n.jpg"}
     if kind == "video":
@@ -106,7 +106,7 @@ def _graphql_node(post: PostPlan, plan: ProfilePlan) -> dict[str, Any]:
         "comments_disabled": False,
         "owner": _owner(plan),
         "accessibility_caption": None,
-        **_media_fields(kind, post.pk, post.media[0].duration_s, 3 * post.likes),
+        **_media_fields(kind, post.pk, post.media[0].duration_s, post.views),
     }
     if kind == "sidecar":
         node["edge_sidecar_to_children"] = _children(post, xdt)
@@ -130,6 +130,11 @@ def _iphone_item(kind: str, pk: int, post: PostPlan, duration_s: float | None) -
     return item
 
 
+def _iphone_views(post: PostPlan) -> dict[str, Any]:
+    """A reel's counts in the iPhone API: ``play_count``, and ``view_count`` left null."""
+    return {"play_count": post.views, "view_count": None} if _post_kind(post) == "video" else {}
+
+
 def _iphone_struct(post: PostPlan, plan: ProfilePlan) -> dict[str, Any]:
     """What the iPhone API's media-info endpoint returns for the post (the fields we emit)."""
     kind = _post_kind(post)
@@ -144,6 +149,7 @@ def _iphone_struct(post: PostPlan, plan: ProfilePlan) -> dict[str, Any]:
         "caption": {"text": post.caption} if post.caption else None,
         "product_type": {"image": "feed", "video": "clips", "sidecar": "carousel_container"}[kind],
         "user": {"pk": plan.owner_id, "username": plan.username},
+        **_iphone_views(post),
     }
     if kind == "sidecar":
         struct["carousel_media"] = [
@@ -169,7 +175,8 @@ def _iphone_node(post: PostPlan, plan: ProfilePlan) -> dict[str, Any]:
         "edge_media_preview_like": {"count": post.likes},
         "comments": post.comments,
         "iphone_struct": _iphone_struct(post, plan),
-        **_media_fields(kind, post.pk, post.media[0].duration_s, 3 * post.likes),
+        # Logged in, the views are in iphone_struct; the GraphQL field is left 0, as Instagram often does.
+        **_media_fields(kind, post.pk, post.media[0].duration_s, 0),
     }
     if kind == "sidecar":
         node["edge_sidecar_to_children"] = {
@@ -200,6 +207,8 @@ def _web_node(post: PostPlan, plan: ProfilePlan) -> dict[str, Any]:
         "like_and_view_counts_disabled": False,
         "product_type": {"image": "feed", "video": "clips", "sidecar": "carousel_container"}[kind],
     }
+    if kind == "video":  # the web API counts a reel's plays; its normalised view count is left null
+        node |= {"play_count": post.views, "video_view_count": None}
     if kind == "sidecar":
         node["edge_sidecar_to_children"] = _children(post, True)
         node["carousel_media_count"] = len(post.media)

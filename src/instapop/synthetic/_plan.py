@@ -14,7 +14,7 @@ posts in milliseconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -31,6 +31,15 @@ ASPECTS = {"square": (1080, 1080), "portrait": (1080, 1350), "landscape": (1080,
 ASPECT_WEIGHTS = (0.45, 0.35, 0.20)
 SHAPES = ("graphql", "iphone", "web")
 LABELS = ("popular", "unpopular")
+# Views of a single video: VIEWS_PER_FOLLOWER x followers for a post of median popularity, more for a
+# more popular one (PoR relative to the median, to this power), with log-normal noise; so both views
+# and (likes + comments) / views carry the planted signal.
+VIEWS_PER_FOLLOWER, VIEWS_POPULARITY, VIEWS_NOISE = 1.5, 0.5, 0.15
+# A reels-first profile (``reels=True``): most posts are single videos, most of whose files were not
+# downloaded (``instaloader --no-videos`` keeps the cover), and Instagram left some views null or 0.
+REELS_VIDEO_SHARE = 0.9
+REELS_COVER_ONLY_SHARE = 2 / 3
+REELS_UNKNOWN_VIEWS_SHARE = 0.4  # half null, half 0
 
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _WORDS = (
@@ -57,6 +66,7 @@ class MediaPlan:
     repost_of: str | None = None  # media_id of the earlier item this one re-posts
     repost_seed: int | None = None  # crop, colour jitter and re-encoding of a repost
     framing: float = 1.0  # > 1: the scene shot from closer (the later photo of a same-shoot pair)
+    downloaded: bool = True  # False: a video whose file is left out, its cover only (--no-videos)
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ class PostPlan:
     likes: int
     comments: int
     repost_of: str | None = None  # base of the post this one re-posts
+    views: int | None = None  # a single video's views as its JSON gives them; None or 0: unknown
 
     @property
     def is_carousel(self) -> bool:
@@ -133,6 +144,7 @@ class _Item:
     repost_of: tuple[int, int] | None = None  # (post index, child index) of the original
     repost_seed: int | None = None
     framing: float = 1.0
+    downloaded: bool = True
 
 
 @dataclass
@@ -148,7 +160,9 @@ class _Draft:
     extras: dict = field(default_factory=dict)
 
 
-def plan_profile(n_posts: int, seed: int, signal: bool, config: Config) -> ProfilePlan:
+def plan_profile(
+    n_posts: int, seed: int, signal: bool, config: Config, reels: bool = False, same_minute: bool = False
+) -> ProfilePlan:
     """Draw the whole profile (no pixels) from one seed.
 
     Parameters
@@ -161,6 +175,13 @@ def plan_profile(n_posts: int, seed: int, signal: bool, config: Config) -> Profi
         If False, the object an item shows has no effect on its post's popularity.
     config : Config
         Supplies the ``synth_*`` constants of the popularity model.
+    reels : bool
+        A reels-first profile: ``REELS_VIDEO_SHARE`` of the posts single videos, of which
+        ``REELS_COVER_ONLY_SHARE`` not downloaded (cover only) and ``REELS_UNKNOWN_VIEWS_SHARE``
+        with views null or 0 (these two drawn from seeds of their own).
+    same_minute : bool
+        Two consecutive posts go up in one minute, 30 s apart (an export, whose times are to the
+        minute, then shows two posts at one time).
 
     Returns
     -------
@@ -168,10 +189,14 @@ def plan_profile(n_posts: int, seed: int, signal: bool, config: Config) -> Profi
     """
     rng = np.random.default_rng(seed)
     times = _post_times(rng, n_posts)
-    drafts = [_draft_post(rng, t) for t in times]
-    _plant_reposts(rng, drafts, config)
+    if same_minute:
+        _two_in_one_minute(times)
+    drafts = [_draft_post(rng, t, reels) for t in times]
+    _plant_reposts(rng, drafts, config, reels)
     _plant_same_shoots(rng, drafts, config)
     _assign_labels(rng, drafts)
+    if reels:
+        _leave_videos_out(np.random.default_rng([seed, 23]), drafts)
     growth = FollowerGrowth(
         start_count=float(rng.uniform(8_000, 30_000)),
         rate_per_year=float(rng.uniform(0.35, 0.7)),
@@ -183,6 +208,7 @@ def plan_profile(n_posts: int, seed: int, signal: bool, config: Config) -> Profi
     history = _follower_history(rng, growth, times, wrong_start, wrong_end, wrong_factor)
     owner_id = int(rng.integers(10**9, 10**10))
     posts = _finalise_posts(rng, drafts, growth, signal, config)
+    posts = _plant_views(np.random.default_rng([seed, 19]), posts, reels)
     return ProfilePlan(
         seed=seed,
         signal=signal,
@@ -219,10 +245,20 @@ def _post_times(rng: np.random.Generator, n_posts: int) -> np.ndarray:
     return times.astype(np.int64)
 
 
-def _draft_post(rng: np.random.Generator, timestamp: int) -> _Draft:
-    """A fresh post: 60 % single image, 20 % single video, 20 % carousel of 2-5 mixed items."""
+def _two_in_one_minute(times: np.ndarray) -> None:
+    """Move the middle post to 30 s after the one before it, both in that post's minute."""
+    k = len(times) // 2
+    times[k - 1] -= times[k - 1] % 60
+    times[k] = times[k - 1] + 30
+
+
+def _draft_post(rng: np.random.Generator, timestamp: int, reels: bool = False) -> _Draft:
+    """A fresh post: 60 % single image, 20 % single video, 20 % carousel of 2-5 mixed items;
+    for a reels-first profile ``REELS_VIDEO_SHARE`` single videos, the rest single images."""
     u = rng.random()
-    if u < 0.6:
+    if reels:
+        kinds = ["video" if u < REELS_VIDEO_SHARE else "image"]
+    elif u < 0.6:
         kinds = ["image"]
     elif u < 0.8:
         kinds = ["video"]
@@ -238,14 +274,15 @@ def _new_item(rng: np.random.Generator, kind: str) -> _Item:
     return _Item(kind, int(rng.integers(2**31)), int(rng.integers(2**31)), duration)
 
 
-def _plant_reposts(rng: np.random.Generator, drafts: list[_Draft], config: Config) -> None:
+def _plant_reposts(rng: np.random.Generator, drafts: list[_Draft], config: Config, reels: bool) -> None:
     """Turn a few later posts into reposts of earlier media (weeks to months later).
 
     Kinds cycle through single -> single, carousel child -> single, single -> carousel
-    child and single video -> single video, so dedup's conflict rules meet every case.
+    child and single video -> single video, so dedup's conflict rules meet every case; a
+    reels-first profile, which has no carousels, cycles through the singles only.
     """
     wanted = round(config.synth_repost_fraction * len(drafts))
-    kinds = ("single", "from_carousel", "into_carousel", "video")
+    kinds = ("single", "video") if reels else ("single", "from_carousel", "into_carousel", "video")
     made = 0
     for j in rng.permutation(len(drafts)):
         if made == wanted:
@@ -348,6 +385,23 @@ def _assign_labels(rng: np.random.Generator, drafts: list[_Draft]) -> None:
         else:
             draft.label = LABELS[int(surplus[group] > 0)]
         surplus[group] += 1 if draft.label == "popular" else -1
+
+
+def _leave_videos_out(rng: np.random.Generator, drafts: list[_Draft]) -> None:
+    """Mark ``REELS_COVER_ONLY_SHARE`` of the original videos as not downloaded; a repost as its original.
+
+    A repost follows its original so that a duplicate pair is two videos or two covers, as when one
+    profile is downloaded with one set of options.
+    """
+    originals = [item for d in drafts for item in d.items if item.kind == "video" and item.repost_of is None]
+    left_out = rng.permutation(len(originals))[: round(REELS_COVER_ONLY_SHARE * len(originals))]
+    for i in left_out:
+        originals[i].downloaded = False
+    for draft in drafts:
+        for item in draft.items:
+            if item.repost_of is not None:
+                post, child = item.repost_of
+                item.downloaded = drafts[post].items[child].downloaded
 
 
 def _wrong_stretch(rng: np.random.Generator, times: np.ndarray) -> tuple[int, int]:
@@ -454,6 +508,27 @@ def _popularity(
     return base * signal_factor * video_factor * repost_factor * weekday_factor * noise
 
 
+def _plant_views(rng: np.random.Generator, posts: tuple[PostPlan, ...], reels: bool) -> tuple[PostPlan, ...]:
+    """Views of every single video (see ``VIEWS_PER_FOLLOWER``); in a reels-first profile some unknown.
+
+    Only single videos: Instaloader gives a carousel no view count of its own.
+    """
+    median_por = float(np.median([p.por for p in posts]))
+    planted = []
+    for post in posts:
+        if post.is_carousel or not post.has_video:
+            planted.append(post)
+            continue
+        popularity = (post.por / median_por) ** VIEWS_POPULARITY
+        noise = float(np.exp(rng.normal(0.0, VIEWS_NOISE)))
+        views: int | None = int(round(post.followers * VIEWS_PER_FOLLOWER * popularity * noise))
+        u = rng.random()
+        if reels and u < REELS_UNKNOWN_VIEWS_SHARE:
+            views = None if u < REELS_UNKNOWN_VIEWS_SHARE / 2 else 0
+        planted.append(replace(post, views=views))
+    return tuple(planted)
+
+
 def is_weekend(timestamps) -> np.ndarray:
     """Whether each posting time (Unix seconds) falls on a Saturday or Sunday, UTC."""
     days = np.asarray(timestamps, dtype=np.int64) // DAY
@@ -477,6 +552,7 @@ def _media_plans(
             repost_of=None if item.repost_of is None else original_ids[item.repost_of[0]][item.repost_of[1]],
             repost_seed=item.repost_seed,
             framing=item.framing,
+            downloaded=item.downloaded,
         )
         for c, item in enumerate(draft.items)
     )
@@ -514,8 +590,9 @@ def media_ids(base: str, n_items: int, numbered_video: bool = False) -> list[str
 
 
 def _numbered_video(shape: str, draft: _Draft) -> bool:
-    """Posts in the iPhone shape (Instaloader 4.13) that are one video are saved numbered."""
-    return shape == "iphone" and len(draft.items) == 1 and draft.items[0].kind == "video"
+    """Posts in the iPhone shape (Instaloader 4.13) that are one downloaded video are saved numbered."""
+    only = draft.items[0]
+    return shape == "iphone" and len(draft.items) == 1 and only.kind == "video" and only.downloaded
 
 
 def base_name(timestamp: int) -> str:

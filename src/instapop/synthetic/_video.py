@@ -41,12 +41,7 @@ def write_video(
     times cheaper than converting every RGB frame.
     """
     w, h = size
-    background = render_background(size, scene_seed)
-    rng = np.random.default_rng([object_seed, 2])
-    diameter = 2 * int(round(rng.uniform(*OBJECT_SCALE) * min(w, h) / 2))  # even: whole chroma samples
-    sprite = object_sprite(label, diameter, rng)
-    start = rng.uniform(0, 1, 2) * [w - diameter, h - diameter]
-    end = np.clip(start + rng.uniform(-0.15, 0.15, 2) * [w, h], 0, [w - diameter, h - diameter])
+    background, sprite, start, end = _scene(size, label, scene_seed, object_seed)
     n_frames = int(round(duration_s * fps))
     positions = [_even(start + (end - start) * (i / max(n_frames - 1, 1))) for i in range(n_frames)]
     composer = _YuvComposer(background, sprite)
@@ -63,6 +58,30 @@ def write_video(
         container.mux(stream.encode(None))
     first = background.copy()
     return first, paste_sprite(first, sprite, *positions[0])
+
+
+def first_frame(
+    size: tuple[int, int], label: str, scene_seed: int, object_seed: int
+) -> tuple[Image.Image, list[int]]:
+    """The first frame :func:`write_video` would draw, and the object's box in it, without the video:
+    the cover of a video that was not downloaded (``instaloader --no-videos``)."""
+    background, sprite, start, _ = _scene(size, label, scene_seed, object_seed)
+    first = background.copy()
+    return first, paste_sprite(first, sprite, *_even(start))
+
+
+def _scene(
+    size: tuple[int, int], label: str, scene_seed: int, object_seed: int
+) -> tuple[Image.Image, Image.Image, np.ndarray, np.ndarray]:
+    """A video's background, its object's sprite, and where the object starts and ends (top-left)."""
+    w, h = size
+    background = render_background(size, scene_seed)
+    rng = np.random.default_rng([object_seed, 2])
+    diameter = 2 * int(round(rng.uniform(*OBJECT_SCALE) * min(w, h) / 2))  # even: whole chroma samples
+    sprite = object_sprite(label, diameter, rng)
+    start = rng.uniform(0, 1, 2) * [w - diameter, h - diameter]
+    end = np.clip(start + rng.uniform(-0.15, 0.15, 2) * [w, h], 0, [w - diameter, h - diameter])
+    return background, sprite, start, end
 
 
 def _even(xy: np.ndarray) -> tuple[int, int]:

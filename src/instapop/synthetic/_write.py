@@ -23,7 +23,14 @@ from instapop.synthetic._nodes import (
     profile_node,
 )
 from instapop.synthetic._plan import ASPECTS, DAY, MediaPlan, PostPlan, ProfilePlan, base_name, iso_time
-from instapop.synthetic._video import ORIGINAL_CRF, REPOST_CRF, VIDEO_SIZES, thumbnail, write_video
+from instapop.synthetic._video import (
+    ORIGINAL_CRF,
+    REPOST_CRF,
+    VIDEO_SIZES,
+    first_frame,
+    thumbnail,
+    write_video,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +61,10 @@ def write_posts(
 def _write_post_media(
     post: PostPlan, c: int, media: MediaPlan, profile_dir: Path, video_size: str, truth: dict[str, Any]
 ) -> Path:
-    """Write one media item (and a video's thumbnail); record it in ``truth``; return the main file."""
+    """Write one media item (and a video's thumbnail); record it in ``truth``; return the main file.
+
+    A video not downloaded (``media.downloaded`` False) is its thumbnail alone, as ``--no-videos`` leaves it.
+    """
     entry: dict[str, Any] = {
         "post": post.base,
         "post_id": str(post.pk),
@@ -71,25 +81,22 @@ def _write_post_media(
         entry |= {"path": jpg.name, "thumbnail": None, "width": picture.width, "height": picture.height}
         main = jpg
     else:
-        main = profile_dir / f"{media.media_id}.mp4"
+        main = profile_dir / f"{media.media_id}.mp4" if media.downloaded else jpg
         sizes, fps = VIDEO_SIZES[video_size]
         repost = media.repost_of is not None
-        first, box = write_video(
-            main,
-            sizes[media.aspect],
-            fps,
-            media.duration_s,
-            media.label,
-            media.scene_seed,
-            media.object_seed,
-            crf=REPOST_CRF if repost else ORIGINAL_CRF,
-        )
+        size, seeds = sizes[media.aspect], (media.scene_seed, media.object_seed)
+        if media.downloaded:
+            crf = REPOST_CRF if repost else ORIGINAL_CRF
+            first, box = write_video(main, size, fps, media.duration_s, media.label, *seeds, crf=crf)
+        else:
+            first, box = first_frame(size, media.label, *seeds)
         thumb, entry["box"] = thumbnail(first, box)
         _save_jpeg(thumb, jpg, _repost_quality(media) if repost else THUMBNAIL_QUALITY)
         _set_mtime(jpg, post.timestamp)
         entry |= {
             "path": main.name,
             "thumbnail": jpg.name,
+            "cover_only": not media.downloaded,
             "width": thumb.width,
             "height": thumb.height,
             "video_width": sizes[media.aspect][0],
@@ -227,6 +234,7 @@ def _post_truth(post: PostPlan, wrong: tuple[str, str]) -> dict[str, Any]:
         "followers": post.followers,
         "por": (post.likes + post.comments) / post.followers,
         "repost_of": post.repost_of,
+        "views": post.views,
         "in_wrong_stretch": wrong[0] <= timestamp[:10] <= wrong[1],
     }
 
