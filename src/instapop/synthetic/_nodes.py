@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from instapop.synthetic._plan import ASPECTS, PostPlan, ProfilePlan, shortcode_of
+from instapop.synthetic._names import shortcode_of
+from instapop.synthetic._plan import ASPECTS, PostPlan, ProfilePlan
 
 VERSIONS = {"graphql": "4.10.3", "iphone": "4.13.2", "web": "4.16"}
 _CDN = "https://scontent.cdninstagram.com/v/t51.2885-15"

@@ -20,13 +20,13 @@ from datetime import UTC, datetime
 import numpy as np
 
 from instapop.config import Config
+from instapop.synthetic._names import base_name, iso_date, media_pk, shortcode_of
 
 DAY = 86_400
 START = int(datetime(2019, 3, 1, tzinfo=UTC).timestamp())  # fixed, so every seed covers the same era
 # The last day a post may fall on: a fixed day in the past, so that ingest never skips a large
 # generated profile's newest posts as "dated after this ingest", whatever the machine's clock.
 LATEST = int(datetime(2025, 12, 31, tzinfo=UTC).timestamp())
-INSTAGRAM_EPOCH_MS = 1_314_220_021_721  # Instagram media ids count milliseconds from here
 ASPECTS = {"square": (1080, 1080), "portrait": (1080, 1350), "landscape": (1080, 566)}
 ASPECT_WEIGHTS = (0.45, 0.35, 0.20)
 SHAPES = ("graphql", "iphone", "web")
@@ -41,7 +41,6 @@ REELS_VIDEO_SHARE = 0.9
 REELS_COVER_ONLY_SHARE = 2 / 3
 REELS_UNKNOWN_VIEWS_SHARE = 0.4  # half null, half 0
 
-_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _WORDS = (
     *("fresh", "roast", "morning", "coffee", "new", "blend", "today", "weekend", "studio", "light"),
     *("summer", "autumn", "spring", "winter", "launch", "behind", "the", "scenes", "team", "favourite"),
@@ -593,30 +592,3 @@ def _numbered_video(shape: str, draft: _Draft) -> bool:
     """Posts in the iPhone shape (Instaloader 4.13) that are one downloaded video are saved numbered."""
     only = draft.items[0]
     return shape == "iphone" and len(draft.items) == 1 and only.kind == "video" and only.downloaded
-
-
-def base_name(timestamp: int) -> str:
-    """Instaloader's default filename pattern ``{date_utc}_UTC``."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d_%H-%M-%S_UTC")
-
-
-def iso_date(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
-
-
-def iso_time(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def media_pk(timestamp: int, sequence: int) -> int:
-    """An Instagram-like media id: milliseconds since Instagram's epoch, shifted, plus a sequence."""
-    return ((timestamp * 1000 - INSTAGRAM_EPOCH_MS) << 23) | (sequence << 10)
-
-
-def shortcode_of(pk: int) -> str:
-    """The shortcode of a media id: the id written in URL-safe base-64 digits."""
-    digits = []
-    while pk:
-        pk, r = divmod(pk, 64)
-        digits.append(_B64[r])
-    return "".join(reversed(digits)) or "A"

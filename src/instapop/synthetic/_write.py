@@ -14,6 +14,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from instapop.synthetic._draw import render_picture, repost_copy
+from instapop.synthetic._names import base_name, iso_time
 from instapop.synthetic._nodes import (
     VERSIONS,
     comments_node,
@@ -22,7 +23,7 @@ from instapop.synthetic._nodes import (
     post_node,
     profile_node,
 )
-from instapop.synthetic._plan import ASPECTS, DAY, MediaPlan, PostPlan, ProfilePlan, base_name, iso_time
+from instapop.synthetic._plan import ASPECTS, DAY, MediaPlan, PostPlan, ProfilePlan
 from instapop.synthetic._video import (
     ORIGINAL_CRF,
     REPOST_CRF,
