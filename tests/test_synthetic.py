@@ -373,11 +373,12 @@ def test_an_export_shows_two_posts_of_one_minute(tmp_path):
 
 
 def test_a_reels_profile_goes_through_the_study_with_its_covers_as_videos(tmp_path, feature_cache):
-    """A 60-post reels-first download through ingest -> evaluate and the report, by views-rate.
+    """A 60-post reels-first download through the study and predict, by views-rate.
 
     Every post is kept; every cover-only video is embedded (as a still of its cover) and
     dedup finds the planted repost of one; the video models learn the signal from covers
-    and frames, and views-rate, where views are unknown PoR, carries it; the report says so.
+    and frames, and views-rate, where views are unknown PoR, carries it; the report says so and
+    counts the cover-only videos; the model ranks a candidate reel and a candidate cover picture.
     """
     import dataclasses
 
@@ -408,5 +409,17 @@ def test_a_reels_profile_goes_through_the_study_with_its_covers_as_videos(tmp_pa
     cv = json.loads((run / "cv_results.json").read_text())
     video, majority = (row_of(cv, "video", a, 2)["accuracy"]["mean"] for a in ("video", "majority"))
     assert video >= majority + 0.2
+    run_stage("train", run)  # its few images are scored by the video model when none validates
     html = run_stage("report", run).read_text()
     assert summary["target"]["fallback"]["reason"] in html and "labels rest on the view counts" in html
+    assert f"{len(covers)} of {summary['media']['video']} videos have only their cover picture" in html
+
+    from instapop.predict import Predictor
+
+    predictor = Predictor.load(run / "model", cache_dir=feature_cache)
+    reel = next(brand.profile_dir.glob("*.mp4"))
+    cover = brand.profile_dir / truth["media"][sorted(covers)[0]]["path"]
+    ranked = predictor.rank(predictor.score_paths([reel, cover]))
+    assert [c.media_type for c in ranked if c.ok] and all(c.ok for c in ranked), [c.error for c in ranked]
+    assert {c.media_type for c in ranked} == {"video", "image"}  # a cover picture is a candidate picture
+    assert predictor.model_card()["borrowed"] == {"image": "video"}  # 6 images: too few to validate

@@ -92,10 +92,31 @@ def test_a_skipped_approach_never_wins_and_a_media_type_with_none_gets_no_model(
     model = load_model(train_final(data, no_videos, CONFIG, 3, tmp_path / "model"))
     assert model.video_approach is None and model.image_approach is not None
     assert model.config["choice"]["video"].startswith("no video model: every video approach was skipped")
-    assert model_card(model)["media"].keys() == {"image"}
-    no_images = skip(rigged, "image", set(MEDIA_APPROACHES["image"]), "images, N=3: class 0 has 2 posts")
-    with pytest.raises(InstapopError, match="no image model: .* a model needs an image classifier"):
-        train_final(data, no_images, CONFIG, 3, tmp_path / "none")
+    card = model_card(model)
+    assert card["media"].keys() == {"image"} and card["borrowed"] == {"video": "image"}
+    assert "Videos are scored by the image model" in (tmp_path / "model" / "card.md").read_text()
+
+
+def test_a_media_type_without_a_validated_approach_is_scored_by_the_others_model(data, cv, tmp_path) -> None:
+    """A reels-first profile: too few images to validate, a video model that scores covers too."""
+    from instapop.predict.scorers import media_scorers
+
+    no_images = skip(cv, "image", set(MEDIA_APPROACHES["image"]), "images, N=3: class 0 has 2 posts")
+    model = load_model(train_final(data, no_images, CONFIG, 3, tmp_path / "model"))
+    assert model.image_approach is None and model.video_approach is not None
+    assert model.scored_by("image") == "video" and model.scored_by("video") == "video"
+    scorers = media_scorers(model)
+    still = data.image_views[:, 0]  # each picture as a video whose every frame shows it
+    frames = np.repeat(still[:, None, :], data.video_frames.shape[1], axis=1)
+    for k in range(5):
+        borrowed, own = scorers["image"].verdict(still[k], None), scorers["video"].verdict(frames[k], None)
+        assert borrowed.predicted_class == own.predicted_class
+        assert borrowed.score == pytest.approx(own.score, abs=1e-5)
+    with pytest.raises(InstapopError, match="no image model"):
+        model.image_head()
+    nothing = skip(no_images, "video", set(MEDIA_APPROACHES["video"]), "videos, N=3: class 0 has 2 posts")
+    with pytest.raises(InstapopError, match="no model: no image model: .*; no video model"):
+        train_final(data, nothing, CONFIG, 3, tmp_path / "none")
 
 
 def test_config_json_describes_the_model(model_dir, data, cv) -> None:
@@ -199,7 +220,7 @@ def test_image_only_data_saves_an_image_model(tmp_path) -> None:
     assert [r["skipped"] for r in results["rows"] if r["media"] == "video"] == ["no videos"] * 6
     model = load_model(train_final(data, results, config, 2, tmp_path / "model"))
     assert model.video_approach is None and model.predict_images(data.image_views[:, 0]).shape == (60, 2)
-    with pytest.raises(InstapopError, match="no video classifier"):
+    with pytest.raises(InstapopError, match="no video model"):
         model.predict_videos(np.zeros((1, 15, 16)))
 
 

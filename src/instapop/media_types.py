@@ -9,3 +9,8 @@ from __future__ import annotations
 IMAGE, VIDEO = "image", "video"
 MEDIA_TYPES = (IMAGE, VIDEO)  # in the order tables and summaries list them
 CAROUSEL = "carousel"  # a post of several media items: a kind of post, never a media item's type
+
+
+def other_media(media: str) -> str:
+    """The other media type: a model lacking one type's approach scores it with the other's."""
+    return VIDEO if media == IMAGE else IMAGE

@@ -35,7 +35,7 @@ from instapop.cv_rows import MAJORITY, CVRow, cv_rows, find_row
 from instapop.datasets import Dataset, MediaSet
 from instapop.errors import InstapopError
 from instapop.labels import rolling_windows
-from instapop.media_types import IMAGE, VIDEO
+from instapop.media_types import IMAGE, VIDEO, other_media
 from instapop.models import training_threads
 from instapop.models.approaches import Fitted, Problem, ShapeMismatch, approach, approaches_for
 from instapop.models.crossval import DatasetTensors
@@ -72,6 +72,11 @@ def _fmt(row: CVRow) -> str:
 CHOICE_RULE = (
     "the best mean CV accuracy at the model's N; accuracies within 0.005 of the best count as a tie, "
     "which the higher Spearman correlation with the within-window percentile breaks"
+)
+# How a model scores the media type it has no approach for (the model card says it in these words).
+BORROWED = (
+    "{media}s are scored by the {other} model, on the picture they share: a video's frames averaged "
+    "are a picture, a picture is a video whose every frame shows it (as a reel known by its cover)."
 )
 _TIE = 0.005  # half the usual spread of accuracy over repeats (0.01 on 800 items): noise, not skill
 
@@ -238,13 +243,12 @@ def train_final(
         scores images only, and ``config.json`` says why.
     """
     image_approach, image_reason = choose_approach(cv_results, IMAGE, n_classes)
-    if image_approach is None and find_row(cv_rows(cv_results), IMAGE, "image", n_classes) is None:
-        raise InstapopError(f"{image_reason}: run `instapop evaluate` with -n {n_classes} first")
-    if image_approach is None:
-        raise InstapopError(f"{image_reason}; a model needs an image classifier, so none was trained")
     video_approach, video_reason = choose_approach(cv_results, VIDEO, n_classes)
-    if video_approach is None:
-        log.warning("the model scores images only: %s", video_reason)
+    if image_approach is None and video_approach is None:
+        raise InstapopError(f"no model: {image_reason}; {video_reason}")
+    for media, reason in ((IMAGE, image_reason), (VIDEO, video_reason)):
+        if (image_approach if media == IMAGE else video_approach) is None:
+            log.warning("%ss are scored by the %s model: %s", media, other_media(media), reason)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     card: dict[str, Any] = {
@@ -308,7 +312,8 @@ def model_card_text(card: dict[str, Any]) -> str:
         lines.append(f"## {media.capitalize()}s")
         if name is None:
             reason = card["choice"][media]
-            lines += [reason[:1].upper() + reason[1:] + ".", ""]
+            borrowed = BORROWED.format(media=media.capitalize(), other=other_media(media))
+            lines += [reason[:1].upper() + reason[1:] + ".", "", borrowed, ""]
             continue
         entry = card["models"][media]
         lines += [
@@ -363,24 +368,32 @@ class SavedModel:
     n_classes : int
     backbone : str
         Id of the encoder the embeddings must come from.
-    image_approach : str
-        The registered approach that scores images (``instapop.models.approaches``).
+    image_approach : str or None
+        The registered approach that scores images (``instapop.models.approaches``); None when
+        no image approach could be validated (videos' model scores them, see :meth:`scored_by`).
     video_approach : str or None
-        The one that scores videos; None without videos.
+        The one that scores videos; None when none could be validated.
     """
 
     config: dict[str, Any]
     n_classes: int
     backbone: str
-    image_approach: str
+    image_approach: str | None
     video_approach: str | None
-    _image: nn.Module = field(repr=False)
+    _image: nn.Module | None = field(repr=False, default=None)
     _video: nn.Module | None = field(repr=False, default=None)
+
+    def scored_by(self, media: str) -> str:
+        """The media type whose model scores ``media``: its own, else the other's (:data:`BORROWED`)."""
+        own = self.image_approach if media == IMAGE else self.video_approach
+        return media if own is not None else other_media(media)
 
     def image_head(self) -> nn.Module:
         """The image model: clean 1280-d embeddings (n, D) -> logits (n, N); a logistic-regression
         probe is an equivalent linear layer, the ranker its picture part with the context at the
         training mean. Differentiable, for Grad-CAM through the backbone."""
+        if self._image is None:
+            raise InstapopError("this model has no image model: no image approach could be validated")
         return self._image
 
     def ranker(self, media: str) -> Ranker | None:
@@ -396,13 +409,13 @@ class SavedModel:
     def video_model(self) -> nn.Module:
         """The video model of the chosen approach: frames (n, T, D) -> logits (n, N)."""
         if self._video is None:
-            raise InstapopError("this model has no video classifier: its training data had no videos")
+            raise InstapopError("this model has no video model: no video approach could be validated")
         return self._video
 
     def predict_images(self, embeddings: np.ndarray) -> np.ndarray:
         """Class probabilities (n, N) of clean-view image embeddings (n, D)."""
         x = _checked(embeddings, (self.config["dim"],), "image embeddings")
-        return _softmax(self._image, x)
+        return _softmax(self.image_head(), x)
 
     def predict_videos(self, frames: np.ndarray) -> np.ndarray:
         """Class probabilities (n, N) of videos' frame embeddings (n, T, D), by the chosen video approach."""
@@ -444,13 +457,15 @@ def load_model(model_dir: Path) -> SavedModel:
         if card.get("format") != FORMAT:
             raise InstapopError(f"{path}: not an instapop model (format {card.get('format')!r})")
         config = Config.from_dict(card["config"])
-        image = _load_module(model_dir, IMAGE, card, config)
-        video = _load_module(model_dir, VIDEO, card, config) if VIDEO in card["models"] else None
+        image, video = (
+            _load_module(model_dir, media, card, config) if media in card["models"] else None
+            for media in (IMAGE, VIDEO)
+        )
         return SavedModel(
             config=card,
             n_classes=int(card["n_classes"]),
             backbone=card["backbone"],
-            image_approach=card["image_approach"],
+            image_approach=card["image_approach"] if image is not None else None,
             video_approach=card["video_approach"] if video is not None else None,
             _image=image,
             _video=video,

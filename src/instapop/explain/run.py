@@ -180,7 +180,7 @@ def explain_images(run: RunInputs, model, backbone: Lite0, progress: bool) -> li
     from instapop.media import load_image
 
     rows, items = run.items(IMAGE, model.n_classes)
-    if not items:
+    if not items or model.image_approach is None:  # no images, or none could be validated
         return []
     head = model.image_head().eval()
     with torch.no_grad():
@@ -249,7 +249,7 @@ def explain_videos(run: RunInputs, model, backbone: Lite0, progress: bool) -> tu
     Returns the explanations and the videos that could not be explained (item, reason).
     """
     rows, items = run.items(VIDEO, model.n_classes)
-    if not items or model.video_approach is None:  # no videos, or the model was trained without any
+    if not items or model.video_approach is None:  # no videos, or none could be validated
         return [], []
     video_model = model.video_model().eval()
     frames = np.asarray(run.features.video_frames[rows], dtype=np.float32)

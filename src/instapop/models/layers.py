@@ -103,3 +103,19 @@ def add_member_axis(x: torch.Tensor, members: int, item_dims: int) -> tuple[torc
     if members != 1:
         raise ValueError(f"{members} members need a leading member axis; got shape {tuple(x.shape)}")
     return x[None], True
+
+
+class MediaAdapter(nn.Module):
+    """One media type's model read on the other's input, to explain an item scored that way.
+
+    ``to_video``: an image's embeddings (n, D) become one-frame videos (n, 1, D) for a video
+    model; otherwise a video's frames (n, T, D) are averaged into a picture (n, D) for an
+    image model. Differentiable, so Grad-CAM and frame importance work through it.
+    """
+
+    def __init__(self, module: nn.Module, to_video: bool) -> None:
+        super().__init__()
+        self.module, self.to_video = module, to_video
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x[:, None, :] if self.to_video else x.mean(dim=1))

@@ -30,7 +30,7 @@ def embedding_config(model: SavedModel) -> Config:
 def model_card(model: SavedModel) -> dict[str, Any]:
     """Classes with their boundaries, the target, the training dates and CV accuracy, from ``config.json``.
 
-    ``media`` holds, per media type the model scores: the approach and why it was chosen,
+    ``media`` holds, per media type with a model of its own: the approach and why it was chosen,
     the boundaries between classes in the latest label window, in the units of the model's
     target (``target``: PoR, reach-rate or reach; what a new post must beat), and the
     approach's CV accuracy beside the majority-class baseline.
@@ -49,6 +49,8 @@ def model_card(model: SavedModel) -> dict[str, Any]:
         "date_range": card["date_range"],
         "cv_protocol": {key: cv[key] for key in ("n_splits", "n_repeats", "grouped_folds")},
         "media": {media: _media_card(card, media, a) for media, a in approaches.items() if a is not None},
+        # media types without a validated approach of their own, and whose model scores them
+        "borrowed": {m: model.scored_by(m) for m in approaches if model.scored_by(m) != m},
     }
 
 

@@ -167,23 +167,60 @@ class RankerScorer:
         return ScoreLogits(head.score).eval(), 1
 
 
+class BorrowedScorer:
+    """One media type scored by the other's model, on the picture they share (see ``BORROWED``).
+
+    A profile with too few videos to validate a video approach still has videos to rank, and a
+    reels-first profile too few images: a video's frames averaged are a picture in the image
+    model's embedding space, and a picture is a video whose every frame shows it (how a reel
+    known only by its cover is embedded).
+    """
+
+    def __init__(self, inner: MediaScorer, media_type: str, inner_type: str) -> None:
+        self.inner, self.media_type, self.inner_type = inner, media_type, inner_type
+        self.approach = f"{inner.approach} ({inner_type} model)"
+        self.uses_context = inner.uses_context
+        self.context_defaults = inner.context_defaults
+
+    def _as_inner(self, embedding: np.ndarray) -> np.ndarray:
+        embedding = np.asarray(embedding, dtype=np.float32)
+        return embedding.mean(axis=0) if self.inner_type == IMAGE else embedding[None]
+
+    def verdict(self, embedding: np.ndarray, context: np.ndarray | None) -> Verdict:
+        return self.inner.verdict(self._as_inner(embedding), context)
+
+    def classify(self, scores: np.ndarray) -> np.ndarray:
+        return self.inner.classify(scores)
+
+    def explainer(self, context: np.ndarray | None) -> tuple[torch.nn.Module, int | None]:
+        from instapop.models.layers import MediaAdapter
+
+        module, target = self.inner.explainer(context)
+        return MediaAdapter(module, to_video=self.inner_type == VIDEO).eval(), target
+
+
 def media_scorers(
     model: SavedModel, context_defaults: dict[str, Any] | None = None
 ) -> dict[str, MediaScorer]:
-    """The scorer of each media type the model can score: a ranker's, or a classifier's.
+    """The scorer of each media type: its own model's (a ranker's or a classifier's), else the other's.
 
     Parameters
     ----------
     model : the saved model.
     context_defaults : what training saved about the profile (``model/context.json``), if anything.
     """
-    types = [IMAGE] + ([VIDEO] if model.video_approach is not None else [])
-    scorers: dict[str, MediaScorer] = {}
-    for media_type in types:
+    own: dict[str, MediaScorer] = {}
+    for media_type in (IMAGE, VIDEO):
+        if model.scored_by(media_type) != media_type:
+            continue
         ranker = model.ranker(media_type)
-        scorers[media_type] = (
+        own[media_type] = (
             ClassifierScorer(model, media_type)
             if ranker is None
             else RankerScorer(model, media_type, ranker, context_defaults)
         )
-    return scorers
+    return {
+        media_type: own.get(media_type) or BorrowedScorer(own[other], media_type, other)
+        for media_type in (IMAGE, VIDEO)
+        for other in [model.scored_by(media_type)]
+    }

@@ -356,7 +356,7 @@ def quality_section(run: RunFiles) -> Section:
             paragraph(f"{len(run.excluded)} posts or files left out at ingest.") + table(run.excluded)
         )
     if run.summary is not None:
-        parts.append(_source_notes(run.summary))
+        parts.append(_cover_only(run.summary) + _source_notes(run.summary))
     parts.append("<h3>Low-confidence labels</h3>")
     if run.media is None:
         parts.append(missing(NEEDS_INGEST))
@@ -376,6 +376,19 @@ def quality_section(run: RunFiles) -> Section:
     unreadable = _unreadable(run)
     parts.append(paragraph(f"{len(unreadable)} media or files could not be used.") + table(unreadable))
     return Section("quality", title, "".join(parts))
+
+
+def _cover_only(summary: dict) -> str:
+    """How many videos are known by their cover only (downloaded without the video file)."""
+    covers = summary.get("cover_only_videos", 0)
+    videos = summary.get("media", {}).get(VIDEO, 0)
+    if not covers:
+        return ""
+    return "<h3>Videos known by their cover</h3>" + paragraph(
+        f"{covers} of {videos} videos have only their cover picture (the video file was not downloaded, "
+        "as instaloader --no-videos leaves them): they are modelled by their cover. Download the videos "
+        "to let their frames count; see the Reels page of the docs."
+    )
 
 
 def _source_notes(summary: dict) -> str:
