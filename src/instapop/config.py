@@ -109,6 +109,10 @@ class Config:
     )  # fmt: skip
     model_classes: int | None = None  # N of the saved model; None: the largest of n_classes
     inner_splits: int = 5  # grouped folds inside the training folds that choose a penalty (ranker, logreg)
+    # time-ordered backtest beside the CV: the last backtest_share of each media type's posts by date,
+    # in backtest_blocks blocks, each scored by approaches trained on the posts before it only
+    backtest_share: float = 0.4
+    backtest_blocks: int = 4
 
     # --- the ranker (issue 11): ridge regression of the within-window PoR percentile ---
     ranker_alphas: tuple[float, ...] = (  # ridge penalties tried by inner CV (standardised features)

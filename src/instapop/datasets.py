@@ -7,12 +7,13 @@ and was not removed by dedup. Every item left out for another reason than dedup 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,19 @@ class MediaSet:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def take(self, rows: np.ndarray) -> MediaSet:
+        """The items at ``rows``, in that order: every per-item field (labels per N included)."""
+        return dataclasses.replace(self, **{f.name: _rows(getattr(self, f.name), rows) for f in fields(self)})
+
+
+def _rows(value: Any, rows: np.ndarray) -> Any:
+    """``value`` restricted to ``rows``: a list, an array, or a dict of arrays (labels per N)."""
+    if isinstance(value, dict):
+        return {key: _rows(v, rows) for key, v in value.items()}
+    if isinstance(value, list):
+        return [value[i] for i in rows]
+    return value[rows]
+
 
 @dataclass
 class Dataset:
@@ -111,6 +125,19 @@ class Dataset:
     target: str = "por"
     context: dict[str, np.ndarray] = field(default_factory=dict)
     context_columns: tuple[str, ...] = ()
+
+    def take(self, image_rows: np.ndarray, video_rows: np.ndarray) -> Dataset:
+        """The dataset restricted to those images and videos (features and context follow)."""
+        rows = {IMAGE: image_rows, VIDEO: video_rows}
+        return dataclasses.replace(
+            self,
+            images=self.images.take(image_rows),
+            image_views=self.image_views[image_rows],
+            videos=self.videos.take(video_rows),
+            video_frames=self.video_frames[video_rows],
+            video_thumbs=self.video_thumbs[video_rows],
+            context={media: table[rows[media]] for media, table in self.context.items()},
+        )
 
     @property
     def n_classes(self) -> tuple[int, ...]:

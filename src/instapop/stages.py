@@ -151,9 +151,10 @@ def _dedup(run: RunData, config: Config, inputs: RunInputs):
 
 def _evaluate(run: RunData, config: Config, inputs: RunInputs) -> dict[str, Any]:
     from instapop.context import measure_drivers
-    from instapop.validation import evaluate, write_cv_results
+    from instapop.validation import backtest, evaluate, write_cv_results
 
     results = evaluate(run.dataset, config, inputs.progress, checkpoints=run.folder.cv_checkpoints)
+    results["backtest"] = backtest(run.dataset, config, inputs.progress)
     write_cv_results(results, run.root)
     # Fitted here, not in the report: the report only reads saved artefacts.
     drivers = measure_drivers(run.dataset, run.media, run.context)

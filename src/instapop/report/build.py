@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from instapop.media_types import IMAGE, VIDEO
 from instapop.report import accuracy, sections
 from instapop.report.html import Section, esc, image, page
 from instapop.report.run_files import RunFiles, load_run
@@ -61,6 +62,27 @@ def _reliability_line(run: RunFiles) -> str:
     )
 
 
+def _backtest_line(run: RunFiles) -> str:
+    """The time-ordered backtest of the saved model's approach, in a brand's words."""
+    from instapop.validation import row_of  # torch comes with it: only once a model exists
+
+    card, backtest = run.model_card or {}, (run.cv or {}).get("backtest")
+    if not card or not backtest:
+        return ""
+    for media in (IMAGE, VIDEO):
+        name = card.get(f"{media}_approach")
+        row = row_of(backtest, media, name, card["n_classes"])
+        if row is not None and "pooled" in row and row["pooled"]["top_half"] is not None:
+            pooled = row["pooled"]
+            return (
+                f"Had you used instapop since {pooled['start']}, retrained before each stretch of posts on "
+                f"the posts before it: of the {pooled['n_top']} {media}s it put in the top half, "
+                f"{pooled['top_half']:.0%} were in the top half of their window (chance 50 %; time-ordered "
+                f"backtest of the {name} approach over {pooled['n']} {media}s)."
+            )
+    return ""
+
+
 def _regions_summary(run: RunFiles) -> str:
     regions = ((run.explain or {}).get("map") or {}).get("regions")
     if regions is None:
@@ -88,6 +110,7 @@ def summary_section(run: RunFiles) -> Section:
     items = [item for item in items if item]
     items += [f"The {stage} stage did not run ({why})." for stage, why in run.stages_not_run().items()]
     items += accuracy.summary_lines(run.cv) if run.cv is not None else ["Models: not evaluated yet."]
+    items += [line for line in [_backtest_line(run)] if line]
     drivers = sections.context_drivers(run)
     items += [sections.drivers_text(drivers) + " (see When to post)"] if drivers else []
     body = "".join(f"<li>{esc(line)}</li>" for line in items) + _regions_summary(run)

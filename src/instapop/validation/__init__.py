@@ -45,6 +45,7 @@ rows kept for a rerun, named by what each reads) and ``files`` (``cv_results.jso
 
 from instapop.models.approaches import logreg_linear, softmax_linear
 from instapop.models.crossval import DatasetTensors
+from instapop.validation.backtest import backtest
 from instapop.validation.files import (
     cv_json,
     cv_markdown,
@@ -59,6 +60,7 @@ from instapop.validation.runner import evaluate, skipped_row
 
 __all__ = [
     "DatasetTensors",
+    "backtest",
     "cv_json",
     "cv_markdown",
     "cv_predictions",

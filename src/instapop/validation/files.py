@@ -120,12 +120,40 @@ def cv_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def backtest_markdown(backtest: dict[str, Any] | None) -> str:
+    """The backtest's pooled figures in Markdown (see :mod:`instapop.validation.backtest`), or ""."""
+    if not backtest:
+        return ""
+    lines = [
+        "",
+        f"Backtest (time-ordered): the last {backtest['share']:.0%} of posts by date in {backtest['blocks']} "
+        "blocks, each scored by approaches trained on the posts before it only; pooled over blocks. "
+        "Top half: of the posts an approach put in the top half of their block, the share that was "
+        "in the top half of its window (chance 0.5).",
+        "",
+        "| media | approach | N | from | posts | accuracy | Spearman (percentile) | pairwise | top half |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in backtest["rows"]:
+        head = f"| {row['media']} | {row['approach']} | {row['n_classes']} |"
+        if "skipped" in row:
+            lines.append(f"{head} skipped: {row['skipped']} | — | — | — | — | — | — |")
+            continue
+        pooled = row["pooled"]
+        cells = " | ".join("—" if pooled[m] is None else f"{pooled[m]:.3f}" for m in BACKTEST_METRICS)
+        lines.append(f"{head} {pooled['start']} | {pooled['n']} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+BACKTEST_METRICS = ("accuracy", "spearman", "pairwise_accuracy", "top_half")
+
+
 def write_cv_results(results: dict[str, Any], run_dir: Path) -> None:
     """Write ``cv_results.json``, ``cv_results.md`` and ``cv_predictions.csv`` into ``run_dir``."""
     run = RunFolder(run_dir)
     run.root.mkdir(parents=True, exist_ok=True)
     run.cv_results.write_text(cv_json(results))
-    run.cv_markdown.write_text(cv_markdown(results))
+    run.cv_markdown.write_text(cv_markdown(results) + backtest_markdown(results.get("backtest")))
     cv_predictions(results).to_csv(run.cv_predictions, index=False)
 
 

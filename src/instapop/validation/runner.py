@@ -80,6 +80,7 @@ def run_jobs(
     progress: bool,
     on_done: Callable[[int, Outcome], None] | None = None,
     reused: int = 0,
+    desc: str = "cross-validation",
 ) -> list[Outcome]:
     """Run every job, ``workers`` at a time in threads; outcomes in the jobs' order.
 
@@ -92,7 +93,7 @@ def run_jobs(
     # Rows start most costly first (the CNN-RNNs), so that parallel workers finish together.
     order = sorted(range(len(jobs)), key=lambda i: -approach(jobs[i].approach).cost)
     outcomes: list[Outcome | None] = [None] * len(jobs)
-    desc = f"cross-validation ({reused} rows from checkpoints)" if reused else "cross-validation"
+    desc = f"{desc} ({reused} rows from checkpoints)" if reused else desc
     bar = tqdm(total=len(jobs) + reused, initial=reused, desc=desc, unit="approach", disable=not progress)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         running = {pool.submit(_run_timed, jobs[i]): i for i in order}
