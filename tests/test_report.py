@@ -126,6 +126,19 @@ def test_label_reliability_says_how_much_the_follower_estimate_changes_inside_a_
     assert change["max"] > 0 and change["posts"] == run.media["post_id"].nunique()
 
 
+def test_the_report_says_how_the_backtest_of_the_saved_approach_went(explained_run: Path) -> None:
+    run = load_run(explained_run)
+    card = run.model_card
+    row = next(
+        r for r in run.cv["backtest"]["rows"]
+        if (r["media"], r["approach"], r["n_classes"]) == ("image", card["image_approach"], card["n_classes"])
+    )  # fmt: skip
+    html = (explained_run / "report.html").read_text()
+    pooled = row["pooled"]
+    assert f"Had you used instapop since {pooled['start']}" in html
+    assert f"of the {pooled['n_top']} images it put in the top half, {pooled['top_half']:.0%} were" in html
+
+
 @pytest.mark.browser
 def test_report_renders_in_chromium(explained_run: Path, artifacts_dir: Path, chromium) -> None:
     page, errors = open_page(chromium, (explained_run / "report.html").as_uri(), 1200, 1000)
