@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from instapop.cli import app
 from instapop.pipeline import run_study
-from instapop.stages import STAGE_NAMES as STAGES
 from instapop.runfolder import RunFolder
+from instapop.stages import STAGE_NAMES as STAGES
 from support import TEST_CONFIG
 
 STAGE_FILES = (
