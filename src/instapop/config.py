@@ -134,6 +134,7 @@ class Config:
     synth_video_factor: float = 0.55  # posts with a video: about 45 % lower PoR (paper Fig. 1b)
     synth_repost_factor: float = 0.75  # a repost reaches an audience that has seen it: lower PoR
     synth_weekend_factor: float = 1.0  # PoR x this on Saturdays and Sundays (UTC); 1: no weekday effect
+    synth_caption_factor: float = 1.0  # PoR x this for posts whose caption carries a planted word; 1: none
     synth_por_noise: float = 0.1  # sigma of the log-normal PoR noise
     synth_repost_fraction: float = 0.05  # share of posts that re-post earlier media
     synth_same_shoot_fraction: float = 0.04  # share of posts that are a variant of the previous shoot
