@@ -115,8 +115,10 @@ class Config:
     )  # fmt: skip
     ranker_context_weights: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)  # weight of a standardised context
     # column against one embedding dimension, chosen with the penalty (a dozen columns beside 1,280)
-    ranker_words_weights: tuple[float, ...] = (0.0, 10.0, 30.0, 100.0)  # weight of the caption words
-    # (an L2-normalised TF-IDF row) against one embedding dimension, chosen with the penalty; 0: none
+    ranker_words_weights: tuple[float, ...] = (0.0, 30.0)  # weight of the caption words (an
+    # L2-normalised TF-IDF row) against one embedding dimension, chosen with the penalty; 0: none.
+    # Each nonzero weight costs an eigendecomposition per inner fold: one about doubles the ranker's
+    # cross-validation; (0, 10, 30, 100) scored no better on the caption-effect profiles (docs/captions.md)
     ranker_words_max_features: int = 20_000  # largest vocabulary of caption n-grams (and of tokens)
 
     # --- explain and report (issue 5) ---

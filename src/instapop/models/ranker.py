@@ -41,7 +41,7 @@ import torch
 from sklearn.model_selection import GroupKFold
 from torch import nn
 
-from instapop.models.captions import PARTS, CaptionWords, post_captions
+from instapop.models.captions import PARTS, CaptionCounts, CaptionWords, post_rows
 
 IMAGE, VIDEO = "image", "video"
 
@@ -78,17 +78,23 @@ def centred_gram(gram: np.ndarray, fit: np.ndarray, new: np.ndarray) -> tuple[np
 
 
 def caption_grams(
-    captions: np.ndarray, groups: np.ndarray, fit: np.ndarray, new: np.ndarray, max_features: int
+    counts: CaptionCounts,
+    text_of: np.ndarray,
+    groups: np.ndarray,
+    fit: np.ndarray,
+    new: np.ndarray,
+    max_features: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Centred Gram blocks (K_fit, K_new) of the caption words, as :func:`centred_gram` gives
-    them for the picture, with a vocabulary fitted on the ``fit`` rows' posts only.
+    them for the picture, with a vocabulary learned from the ``fit`` rows' posts only.
 
-    Identical captions are transformed once and their Gram spread back to the items (a
-    carousel's items share their post's caption).
+    ``text_of`` maps an item (global index) to its caption's row of ``counts``. Each distinct
+    caption is weighted once and its Gram spread back to the items (a carousel's items share
+    their post's caption).
     """
-    words = CaptionWords.fit(post_captions(captions, groups, fit), max_features)
-    texts, item_text = np.unique(captions[np.concatenate([fit, new])], return_inverse=True)
-    t = words.transform(texts)
+    words = counts.fit(text_of[post_rows(groups, fit)], max_features)
+    texts, item_text = np.unique(text_of[np.concatenate([fit, new])], return_inverse=True)
+    t = counts.tfidf(words, texts)
     gram = (t @ t.T).toarray()[np.ix_(item_text, item_text)]
     return centred_gram(gram, np.arange(len(fit)), np.arange(len(fit), len(fit) + len(new)))
 
@@ -333,8 +339,12 @@ class Ranker:
         standardised = (x_all - mean) / scale
         folds = inner_folds(rows, groups, inner_splits, seed)
         weights = tuple(context_weights) if context.shape[1] else (1.0,)
-        has_words = captions is not None and any(captions[rows])
+        has_words = captions is not None and any(words_weights) and any(captions[rows])
         words_weights = tuple(words_weights) if has_words else (0.0,)
+        if has_words:  # every term of the training rows' captions counted once, for every fold
+            counts = CaptionCounts(captions[rows])
+            text_of = np.zeros(len(x_all), dtype=np.int64)
+            text_of[rows] = counts.rows(captions[rows])
         alphas = np.asarray(alphas, dtype=float)
         # One Gram matrix of the training rows' picture block serves every inner fold and the
         # final fit: the picture's 1,280 columns are read once (inner folds re-centre its blocks).
@@ -348,7 +358,7 @@ class Ranker:
             k_fit, k_out = centred_gram(gram, position[fit_rows], position[held_out])
             c_fit, c_out = standardised[fit_rows, n_picture:], standardised[held_out, n_picture:]
             if has_words:  # a vocabulary of this inner fit's rows: its held-out rows never shape it
-                t_fit, t_out = caption_grams(captions, groups, fit_rows, held_out, words_max_features)
+                t_fit, t_out = caption_grams(counts, text_of, groups, fit_rows, held_out, words_max_features)
             for v, words_weight in enumerate(words_weights):
                 kernels = (k_fit, k_out)
                 if words_weight:  # 0 leaves the kernels untouched: exactly the ranker without words
@@ -366,8 +376,8 @@ class Ranker:
         kernel = gram + z_context @ z_context.T  # z is centred on the rows: its Gram, in two blocks
         words, words_raw, words_mean = CaptionWords(), np.zeros(0), np.zeros(0)
         if words_weight:
-            words = CaptionWords.fit(post_captions(captions, groups, rows), words_max_features)
-            t = words.transform(captions[rows])
+            words = counts.fit(text_of[post_rows(groups, rows)], words_max_features)
+            t = counts.tfidf(words, text_of[rows])
             words_mean = np.asarray(t.mean(axis=0)).ravel()
             t_gram, _ = centred_gram((t @ t.T).toarray(), np.arange(len(rows)), np.arange(0))
             kernel = kernel + words_weight**2 * t_gram
@@ -465,7 +475,7 @@ class Ranker:
             "context_mean": self.context_mean,
             "words_weight": self.words_weight,
             "words_mean": self.words_mean,
-            **{_idf_name(part): idf for part, idf in self.words.idf().items()},
+            **{_idf_name(part): idf for part, idf in self.words.idf.items()},
         }
         return {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64)) for k, v in arrays.items()}
 
@@ -479,7 +489,7 @@ class Ranker:
             "alpha": self.alpha,
             "context_weight_factor": self.context_weight_factor,
             "words_weight_factor": self.words_weight_factor,
-            "caption_terms": self.words.terms(),
+            "caption_terms": self.words.terms,
             "cuts": {str(n): [float(c) for c in cuts] for n, cuts in self.cuts.items()},
             "temperature": self.temperature,
         }
