@@ -120,6 +120,11 @@ class Config:
     )  # fmt: skip
     ranker_context_weights: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)  # weight of a standardised context
     # column against one embedding dimension, chosen with the penalty (a dozen columns beside 1,280)
+    ranker_words_weights: tuple[float, ...] = (0.0, 30.0)  # weight of the caption words (an
+    # L2-normalised TF-IDF row) against one embedding dimension, chosen with the penalty; 0: none.
+    # Each nonzero weight costs an eigendecomposition per inner fold: one about doubles the ranker's
+    # cross-validation; (0, 10, 30, 100) scored no better on the caption-effect profiles (docs/captions.md)
+    ranker_words_max_features: int = 20_000  # largest vocabulary of caption n-grams (and of tokens)
 
     # --- explain and report (issue 5) ---
     gradcam_per_class: int = 3  # Grad-CAM images per class: the most confident correct ones (Fig. 9)
@@ -136,6 +141,7 @@ class Config:
     synth_video_factor: float = 0.55  # posts with a video: about 45 % lower PoR (paper Fig. 1b)
     synth_repost_factor: float = 0.75  # a repost reaches an audience that has seen it: lower PoR
     synth_weekend_factor: float = 1.0  # PoR x this on Saturdays and Sundays (UTC); 1: no weekday effect
+    synth_caption_factor: float = 1.0  # PoR x this for posts whose caption carries a planted word; 1: none
     synth_por_noise: float = 0.1  # sigma of the log-normal PoR noise
     synth_repost_fraction: float = 0.05  # share of posts that re-post earlier media
     synth_same_shoot_fraction: float = 0.04  # share of posts that are a variant of the previous shoot
@@ -161,6 +167,7 @@ class Config:
             "logreg_cs",
             "ranker_alphas",
             "ranker_context_weights",
+            "ranker_words_weights",
             "exclude",
         ):
             if name in values:

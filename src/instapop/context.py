@@ -88,6 +88,17 @@ def caption_features(caption: str) -> dict[str, float]:
     return dict(zip(CAPTION_COLUMNS, np.log1p([*counts, len(_EMOJI.findall(caption))]).tolist(), strict=True))
 
 
+def caption_tokens(caption: str) -> list[str]:
+    """The caption's whole tokens: #hashtags and @mentions (lower-cased), then emoji.
+
+    The same tokens :func:`caption_features` counts; the ranker's caption words
+    (:mod:`instapop.models.captions`) keep them whole, since a character n-gram of at most
+    four characters would cut ``#summersale`` apart.
+    """
+    tags = _HASHTAG.findall(caption) + _MENTION.findall(caption)
+    return [t.lower() for t in tags] + _EMOJI.findall(caption)
+
+
 def timing_features(when: pd.Timestamp, gap_hours: float) -> dict[str, float]:
     """Hour on the circle, one-hot weekday and log gap for a posting time (UTC).
 

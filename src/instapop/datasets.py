@@ -58,6 +58,9 @@ class MediaSet:
     percentile : numpy.ndarray
         Within-window PoR percentile of each item's post (float64; NaN in tables written
         before it existed): the ranker's target, and what Spearman is measured against.
+    captions : numpy.ndarray
+        Caption of each item's post (str, "" for none; a carousel's items share theirs): the
+        ranker's caption words.
     """
 
     ids: list[str]
@@ -66,10 +69,13 @@ class MediaSet:
     por: np.ndarray
     labels: dict[int, np.ndarray]
     percentile: np.ndarray | None = None
+    captions: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.percentile is None:
             self.percentile = np.full(len(self.ids), np.nan)
+        if self.captions is None:
+            self.captions = np.full(len(self.ids), "", dtype=object)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -164,7 +170,7 @@ def _usable(rows: pd.DataFrame, ns: list[int], feature_ids: set[str]) -> tuple[p
     return rows[reasons == ""], skipped
 
 
-def _media_set(rows: pd.DataFrame, ns: list[int]) -> MediaSet:
+def _media_set(rows: pd.DataFrame, ns: list[int], captions: pd.Series | None) -> MediaSet:
     timestamps = pd.to_datetime(rows["timestamp"], utc=True).dt.tz_localize(None).to_numpy("datetime64[ns]")
     return MediaSet(
         ids=rows["media_id"].astype(str).tolist(),
@@ -173,7 +179,14 @@ def _media_set(rows: pd.DataFrame, ns: list[int]) -> MediaSet:
         por=rows[value_column(rows)].astype(float).to_numpy(),
         labels={n: rows[class_column(n)].astype(np.int64).to_numpy() for n in ns},
         percentile=rows["percentile"].astype(float).to_numpy() if "percentile" in rows else None,
+        captions=None if captions is None else _item_captions(rows["post_id"].astype(str), captions),
     )
+
+
+def _item_captions(post_ids: pd.Series, captions: pd.Series) -> np.ndarray:
+    """Each item's post caption ("" for a post the table lacks or whose caption is missing)."""
+    found = post_ids.map(captions)
+    return np.array([text if isinstance(text, str) else "" for text in found], dtype=object)
 
 
 def _rows_of(ids: list[str], media_ids: list[str]) -> np.ndarray:
@@ -186,6 +199,7 @@ def build_dataset(
     features: Features,
     removed: set[str] = frozenset(),
     context: pd.DataFrame | None = None,
+    captions: pd.Series | None = None,
 ) -> Dataset:
     """Align a media table with its features, leaving out removed and unusable items.
 
@@ -201,6 +215,8 @@ def build_dataset(
     context : pandas.DataFrame, optional
         Context features indexed by media id (``context.csv``); items it lacks get its
         column means.
+    captions : pandas.Series, optional
+        Caption of each post, indexed by post id (``posts.csv``); without it every caption is "".
 
     Returns
     -------
@@ -224,9 +240,9 @@ def build_dataset(
     image_rows = _rows_of(features.image_ids, images["media_id"].tolist())
     video_rows = _rows_of(features.video_ids, videos["media_id"].tolist())
     return Dataset(
-        images=_media_set(images, ns),
+        images=_media_set(images, ns, captions),
         image_views=np.asarray(features.image_views, dtype=np.float32)[image_rows],
-        videos=_media_set(videos, ns),
+        videos=_media_set(videos, ns, captions),
         video_frames=np.asarray(features.video_frames, dtype=np.float32)[video_rows],
         video_thumbs=np.asarray(features.video_thumbs, dtype=np.float32)[video_rows],
         backbone=features.backbone,
@@ -318,9 +334,18 @@ class RunData:
         return load_context(self.root)
 
     @functools.cached_property
+    def captions(self) -> pd.Series | None:
+        """Each post's caption from ``posts.csv`` (index post id), or None (with a warning) without it."""
+        if not self.folder.posts.is_file():
+            log.warning("%s: no posts.csv: the ranker reads no caption words (rerun ingest)", self.root)
+            return None
+        return self.posts.set_index("post_id")["caption"]
+
+    @functools.cached_property
     def dataset(self) -> Dataset:
-        """What the models train on: ``media.csv`` + ``features/`` - ``dedup.csv`` removals."""
-        dataset = build_dataset(self.media, self.features, self.removed, self.context)
+        """What the models train on: ``media.csv`` + ``features/`` - ``dedup.csv`` removals,
+        with each item's context and caption."""
+        dataset = build_dataset(self.media, self.features, self.removed, self.context, self.captions)
         # the target ingest chose; a run folder from before targets has none
         dataset.target = (self.summary.get("target") or {}).get("name", "por")
         return dataset

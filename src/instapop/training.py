@@ -44,7 +44,8 @@ from instapop.models.ranker import Ranker
 log = logging.getLogger(__name__)
 
 FORMAT = "instapop-model"
-FORMAT_VERSION = 3  # 2: an architecture names its approach; ranker entries; 3: class boundaries
+FORMAT_VERSION = 4  # 2: an architecture names its approach; ranker entries; 3: class boundaries;
+# 4: the ranker's caption words (vocabulary in its entry, idf and weights in its safetensors)
 # in the target's units, under "boundaries" (was "por_boundaries")
 CV_METRICS = ("accuracy", "top2_accuracy", "balanced_accuracy", "macro_f1", "spearman", "pairwise_accuracy")
 # --------------------------------------------------------------------------- choosing
@@ -327,6 +328,7 @@ def model_card_text(card: dict[str, Any]) -> str:
                 f"{ranker['context_weight_factor']:g}, context columns "
                 f"{', '.join(ranker['context_columns']) or 'none'}"
             )
+            lines.append(f"- caption words: {_caption_words_text(ranker)}")
         boundaries = card["class_boundaries"][media]
         if boundaries:
             cuts = ", ".join(f"{c:.4g}" for c in boundaries["boundaries"])
@@ -336,6 +338,17 @@ def model_card_text(card: dict[str, Any]) -> str:
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def _caption_words_text(ranker: dict[str, Any]) -> str:
+    """The ranker's caption words in a few words (a model from before them has none)."""
+    if not ranker.get("words_weight_factor"):
+        return "not used (inner cross-validation gave them weight 0)"
+    terms = ranker["caption_terms"]
+    return (
+        f"weight {ranker['words_weight_factor']:g}, {len(terms['ngrams'])} character n-grams and "
+        f"{len(terms['tokens'])} hashtags, mentions and emoji"
+    )
 
 
 def _load_module(model_dir: Path, media: str, card: dict[str, Any], config: Config) -> nn.Module:

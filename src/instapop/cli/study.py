@@ -42,10 +42,19 @@ def synth(
             "--no-videos` leaves them), views unknown (null or 0) on some.",
         ),
     ] = False,
+    caption_effect: Annotated[
+        float,
+        typer.Option(
+            help="PoR x this for posts whose caption carries a planted word, hashtag or emoji "
+            "(captions in English, Russian and Japanese); 1: captions do not matter."
+        ),
+    ] = Config.synth_caption_factor,
 ) -> None:
     """Generate a synthetic profile (Instaloader folder or Business Suite export) with a planted signal.
 
     Example: instapop synth demo-profile --posts 300 --seed 1 --weekend-factor 1.5
+
+    Example: instapop synth demo-captions --posts 200 --caption-effect 1.6
 
     Example: instapop synth demo-export --format business-suite
 
@@ -61,7 +70,7 @@ def synth(
             signal=not no_signal,
             video_size=video_size,
             format=format,
-            config=Config(synth_weekend_factor=weekend_factor),
+            config=Config(synth_weekend_factor=weekend_factor, synth_caption_factor=caption_effect),
             reels=reels,
         )
     except InstapopError as err:

@@ -20,8 +20,9 @@ approach           media   trained on
 ``video``          video   the CNN-RNN on frame embeddings (paper)
 ``image_to_video`` video   the CNN-RNN on videos + static 15-frame sequences made from images (paper)
 ``video_to_image`` video   dropout + linear head on images + videos' time-max embeddings (paper)
-``ranker``         both    ridge regression of the within-window PoR percentile on the picture
-                           and the post's context, classes cut at the training quantiles
+``ranker``         both    ridge regression of the within-window PoR percentile on the picture,
+                           the post's context and its caption's words, classes cut at the
+                           training quantiles
 ``majority``       both    the training folds' most common class (baseline)
 ``logreg``         both    logistic regression on clean embeddings (videos: the time-max of the
                            frame embeddings), its C chosen by inner CV (baseline)
@@ -376,12 +377,15 @@ def fit_ranker(problem: Problem, rows: np.ndarray, seed: int) -> Ranker:
         seed,
         columns,
         config.ranker_context_weights,
+        captions=items.captions,
+        words_weights=config.ranker_words_weights,
+        words_max_features=config.ranker_words_max_features,
     )
 
 
 @register
 class RankerApproach(Approach):
-    """Ridge regression of the within-window percentile on picture + context (:mod:`.ranker`).
+    """Ridge regression of the within-window percentile on picture + context + caption words (:mod:`.ranker`).
 
     Its classes at any N are cuts of the score at the training items' class shares; its class
     probabilities are adjacent-category odds around those cuts (argmax = the cut class). The
@@ -404,7 +408,8 @@ class RankerApproach(Approach):
             context, _ = _context(problem)
             embeddings = problem.data.image_views if problem.media == IMAGE else problem.data.video_frames
             rows = val.numpy()
-            score = ranker.score(picture_features(problem.media, embeddings[rows]), context[rows])
+            picture = picture_features(problem.media, embeddings[rows])
+            score = ranker.score(picture, context[rows], items.captions[rows])
             scores.append(score[:, None])
             probs.append(ranker.predict_proba(score, n))
         shape = (problem.config.n_repeats, len(items), n)
@@ -420,9 +425,7 @@ class RankerApproach(Approach):
         self, media: str, tensors: dict[str, torch.Tensor], entry: dict, card: dict, config: Config
     ) -> nn.Module:
         picture = card["dim"] * (1 if media == IMAGE else 2)
-        n_context = len(entry["ranker"]["context_columns"])
-        sizes = (picture, picture, n_context, n_context)
-        shapes = {name: (size,) for name, size in zip(Ranker.tensor_names(), sizes, strict=True)}
+        shapes = {name: (size,) for name, size in Ranker.tensor_sizes(picture, entry["ranker"]).items()}
         _check_shapes(tensors, shapes, self.architecture(media))
         return Ranker.from_saved(tensors, entry["ranker"]).head(card["n_classes"]).eval()
 

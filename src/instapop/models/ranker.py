@@ -14,8 +14,16 @@ and fast to fit in closed form, and a linear score splits cleanly into a picture
 context part, whose gradient with respect to the embedding is one fixed direction (Grad-CAM
 through the backbone).
 
-The penalty ``alpha`` is chosen by grouped k-fold inside the rows it is given (the training
-folds of an outer split, or every item for the final model): the scored fold never takes part.
+The caption enters twice: through its counts (length, hashtags, mentions, emoji) among the
+context columns, and through its words (issue 18): a third block of TF-IDF character n-grams,
+hashtags, mentions and emoji (:mod:`instapop.models.captions`), whose vocabulary is learned
+inside each training fold. The blocks enter the ridge side by side, each with a weight against
+a picture dimension.
+
+The penalty ``alpha`` and the block weights are chosen by grouped k-fold inside the rows it is
+given (the training folds of an outer split, or every item for the final model): the scored
+fold never takes part. The caption words' weight may be 0 (no caption words): a profile whose
+captions say nothing then gets exactly the ranker without them.
 
 Everything a saved ranker needs is numbers: :meth:`Ranker.tensors` + :meth:`Ranker.meta` are
 written as safetensors + JSON, never pickle.
@@ -23,6 +31,7 @@ written as safetensors + JSON, never pickle.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +42,7 @@ from sklearn.model_selection import GroupKFold
 from torch import nn
 
 from instapop.media_types import IMAGE, VIDEO
+from instapop.models.captions import PARTS, CaptionCounts, CaptionWords, post_rows
 
 
 def picture_features(media: str, embeddings: np.ndarray) -> np.ndarray:
@@ -64,6 +74,28 @@ def centred_gram(gram: np.ndarray, fit: np.ndarray, new: np.ndarray) -> tuple[np
     k_fit = fit_block - g_fit[:, None] - g_fit[None, :] + g_mean
     k_new = new_block - g_new[:, None] - g_fit[None, :] + g_mean
     return k_fit, k_new
+
+
+def caption_grams(
+    counts: CaptionCounts,
+    text_of: np.ndarray,
+    groups: np.ndarray,
+    fit: np.ndarray,
+    new: np.ndarray,
+    max_features: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centred Gram blocks (K_fit, K_new) of the caption words, as :func:`centred_gram` gives
+    them for the picture, with a vocabulary learned from the ``fit`` rows' posts only.
+
+    ``text_of`` maps an item (global index) to its caption's row of ``counts``. Each distinct
+    caption is weighted once and its Gram spread back to the items (a carousel's items share
+    their post's caption).
+    """
+    words = counts.fit(text_of[post_rows(groups, fit)], max_features)
+    texts, item_text = np.unique(text_of[np.concatenate([fit, new])], return_inverse=True)
+    t = counts.tfidf(words, texts)
+    gram = (t @ t.T).toarray()[np.ix_(item_text, item_text)]
+    return centred_gram(gram, np.arange(len(fit)), np.arange(len(fit), len(fit) + len(new)))
 
 
 def ridge_paths(
@@ -176,15 +208,17 @@ def _weighted(z: np.ndarray, n_picture: int, context_weight: float) -> np.ndarra
 class Ranker:
     """A fitted ranker of one media type.
 
-    ``score = intercept + w_p . (p - p_mean) + w_c . (c - c_mean)`` on the raw picture
-    features p (:func:`picture_features`) and context row c; ``intercept`` is the mean
-    training percentile, so both parts are relative to the training means.
+    ``score = intercept + w_p . (p - p_mean) + w_c . (c - c_mean) + w_t . (t - t_mean)`` on the
+    raw picture features p (:func:`picture_features`), context row c and caption words t (the
+    TF-IDF row of the caption, :attr:`words`); ``intercept`` is the mean training percentile,
+    so every part is relative to the training means.
 
     Interface for prediction and explanations:
 
     - :meth:`score` (the predicted within-window percentile), :attr:`cuts` per N and
       :meth:`classes` / :meth:`predict_proba`;
     - :meth:`contributions`: (picture part, context part) of each score, relative to the means;
+      the caption's words, when given, count in the context part (:meth:`words_part` alone);
     - :meth:`embedding_gradient`: d score / d picture features, one fixed vector (for images
       d score / d clean embedding; for videos the first D entries act on the frame mean, the
       last D on the frame max); :meth:`head` is the same as a torch module on embeddings
@@ -206,6 +240,13 @@ class Ranker:
         The ridge penalty (on standardised features) inner CV chose.
     context_weight_factor : float
         The weight of a standardised context column against a picture dimension inner CV chose.
+    words : CaptionWords
+        The caption vocabulary (empty when inner CV chose no caption words).
+    words_weight, words_mean : numpy.ndarray
+        (V,) weights and training means of the caption words' TF-IDF columns (V may be 0).
+    words_weight_factor : float
+        The weight of the caption words block against a picture dimension inner CV chose
+        (0: no caption words).
     cuts : dict of int to numpy.ndarray
         For each N, the N - 1 score cut points of the classes.
     temperature : float
@@ -225,6 +266,10 @@ class Ranker:
     context_weight_factor: float
     cuts: dict[int, np.ndarray]
     temperature: float
+    words: CaptionWords = field(default_factory=CaptionWords, repr=False)
+    words_weight: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    words_mean: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    words_weight_factor: float = 0.0
     inner_rows: list[np.ndarray] = field(default_factory=list, repr=False)
 
     # ------------------------------------------------------------------ fitting
@@ -244,8 +289,11 @@ class Ranker:
         seed: int,
         context_columns: tuple[str, ...] = (),
         context_weights=(1.0,),
+        captions: np.ndarray | None = None,
+        words_weights=(0.0,),
+        words_max_features: int = 20_000,
     ) -> Ranker:
-        """Fit on ``rows`` only, choosing ``alpha`` by grouped k-fold inside ``rows``.
+        """Fit on ``rows`` only, choosing ``alpha`` and the block weights by grouped k-fold inside ``rows``.
 
         Parameters
         ----------
@@ -274,6 +322,13 @@ class Ranker:
         context_weights : sequence of float
             Candidate weights of a standardised context column against a picture dimension,
             chosen with ``alpha`` by the same inner CV.
+        captions : numpy.ndarray of str, optional
+            (n,) caption of each item's post ("" for none); None: no caption words.
+        words_weights : sequence of float
+            Candidate weights of the caption words block (L2-normalised TF-IDF rows) against a
+            picture dimension, chosen with ``alpha`` and the context weight; 0 leaves it out.
+        words_max_features : int
+            Largest vocabulary of each caption part (n-grams, tokens): the most frequent terms.
         """
         x_all = np.hstack([picture, context]).astype(np.float64)
         mean = x_all[rows].mean(axis=0)
@@ -283,6 +338,12 @@ class Ranker:
         standardised = (x_all - mean) / scale
         folds = inner_folds(rows, groups, inner_splits, seed)
         weights = tuple(context_weights) if context.shape[1] else (1.0,)
+        has_words = captions is not None and any(words_weights) and any(captions[rows])
+        words_weights = tuple(words_weights) if has_words else (0.0,)
+        if has_words:  # every term of the training rows' captions counted once, for every fold
+            counts = CaptionCounts(captions[rows])
+            text_of = np.zeros(len(x_all), dtype=np.int64)
+            text_of[rows] = counts.rows(captions[rows])
         alphas = np.asarray(alphas, dtype=float)
         # One Gram matrix of the training rows' picture block serves every inner fold and the
         # final fit: the picture's 1,280 columns are read once (inner folds re-centre its blocks).
@@ -290,23 +351,40 @@ class Ranker:
         gram = picture_rows @ picture_rows.T
         position = np.empty(len(x_all), dtype=np.int64)
         position[rows] = np.arange(len(rows))
-        errors = np.zeros((len(weights), len(alphas)))
-        held_out_scores = np.zeros((len(weights), len(alphas), len(x_all)))
+        errors = np.zeros((len(words_weights), len(weights), len(alphas)))
+        held_out_scores = np.zeros((len(words_weights), len(weights), len(alphas), len(x_all)))
         for fit_rows, held_out in folds:
             k_fit, k_out = centred_gram(gram, position[fit_rows], position[held_out])
             c_fit, c_out = standardised[fit_rows, n_picture:], standardised[held_out, n_picture:]
-            predicted = ridge_paths(k_fit, k_out, c_fit, percentile[fit_rows], c_out, alphas, weights)
-            errors += ((predicted - percentile[held_out]) ** 2).sum(axis=2)
-            held_out_scores[:, :, held_out] = predicted
-        best_w, best_a = np.unravel_index(int(np.argmin(errors)), errors.shape)  # first of equals
-        context_weight, alpha, held_out = weights[best_w], alphas[best_a], held_out_scores[best_w, best_a]
+            if has_words:  # a vocabulary of this inner fit's rows: its held-out rows never shape it
+                t_fit, t_out = caption_grams(counts, text_of, groups, fit_rows, held_out, words_max_features)
+            for v, words_weight in enumerate(words_weights):
+                kernels = (k_fit, k_out)
+                if words_weight:  # 0 leaves the kernels untouched: exactly the ranker without words
+                    kernels = (k_fit + words_weight**2 * t_fit, k_out + words_weight**2 * t_out)
+                predicted = ridge_paths(*kernels, c_fit, percentile[fit_rows], c_out, alphas, weights)
+                errors[v] += ((predicted - percentile[held_out]) ** 2).sum(axis=2)
+                held_out_scores[v][:, :, held_out] = predicted
+        best_v, best_w, best_a = np.unravel_index(int(np.argmin(errors)), errors.shape)  # first of equals
+        context_weight, alpha = weights[best_w], alphas[best_a]
+        words_weight, held_out = words_weights[best_v], held_out_scores[best_v, best_w, best_a]
         # A standardised context column counts context_weight picture dimensions: a dozen of them
         # would otherwise drown under one penalty set for 1,280.
         z = _weighted(standardised[rows], n_picture, context_weight)
         z_context = z[:, n_picture:]
         kernel = gram + z_context @ z_context.T  # z is centred on the rows: its Gram, in two blocks
-        weight = z.T @ ridge_dual(kernel, percentile[rows], alpha)
+        words, words_raw, words_mean = CaptionWords(), np.zeros(0), np.zeros(0)
+        if words_weight:
+            words = counts.fit(text_of[post_rows(groups, rows)], words_max_features)
+            t = counts.tfidf(words, text_of[rows])
+            words_mean = np.asarray(t.mean(axis=0)).ravel()
+            t_gram, _ = centred_gram((t @ t.T).toarray(), np.arange(len(rows)), np.arange(0))
+            kernel = kernel + words_weight**2 * t_gram
+        dual = ridge_dual(kernel, percentile[rows], alpha)
+        weight = z.T @ dual
         raw = _weighted(weight[None], n_picture, context_weight)[0] / scale
+        if words_weight:  # the block is words_weight (t - t_mean): on raw t, weight^2 (T - t_mean)^T dual
+            words_raw = words_weight**2 * (t.T @ dual - words_mean * dual.sum())
         # Cuts from the inner held-out scores: in-sample scores of 1,280 weights spread far wider
         # than the scores of unseen items, and would push every new item into the middle class.
         cuts = {n: class_cuts(held_out[rows], y[rows], n) for n, y in labels.items()}
@@ -324,29 +402,47 @@ class Ranker:
             context_weight_factor=float(context_weight),
             cuts=cuts,
             temperature=temperature,
+            words=words,
+            words_weight=words_raw,
+            words_mean=words_mean,
+            words_weight_factor=float(words_weight),
             inner_rows=[f for f, _ in folds],
         )
 
     # ------------------------------------------------------------------ scoring
 
     def contributions(
-        self, picture: np.ndarray, context: np.ndarray | None = None
+        self, picture: np.ndarray, context: np.ndarray | None = None, captions: Sequence[str] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(picture part, context part) of each item's score, relative to the training means.
 
-        ``score = intercept + picture part + context part``. Without ``context`` (None) the
-        context is the training mean: its part is 0.
+        ``score = intercept + picture part + context part``; the caption is context, so its
+        words' part (:meth:`words_part`) is in the context part. Without ``context`` or
+        ``captions`` (None) that input is the training mean: its part is 0.
         """
         picture = np.atleast_2d(np.asarray(picture, dtype=np.float64))
         picture_part = (picture - self.picture_mean) @ self.picture_weight
-        if context is None or len(self.context_columns) == 0:
-            return picture_part, np.zeros(len(picture))
-        context = np.atleast_2d(np.asarray(context, dtype=np.float64))
-        return picture_part, (context - self.context_mean) @ self.context_weight
+        context_part = np.zeros(len(picture))
+        if context is not None and len(self.context_columns):
+            context = np.atleast_2d(np.asarray(context, dtype=np.float64))
+            context_part += (context - self.context_mean) @ self.context_weight
+        if captions is not None:
+            context_part += self.words_part(captions)
+        return picture_part, context_part
 
-    def score(self, picture: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
-        """Predicted within-window percentile of each item: picture features (n, P), context (n, C)."""
-        picture_part, context_part = self.contributions(picture, context)
+    def words_part(self, captions: Sequence[str]) -> np.ndarray:
+        """Each caption's part of the score (n,), relative to the training captions' mean; all 0
+        when inner CV chose no caption words."""
+        if len(self.words_weight) == 0:
+            return np.zeros(len(captions))
+        return self.words.transform(captions) @ self.words_weight - self.words_mean @ self.words_weight
+
+    def score(
+        self, picture: np.ndarray, context: np.ndarray | None = None, captions: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Predicted within-window percentile of each item: picture features (n, P), context (n, C),
+        captions (n,)."""
+        picture_part, context_part = self.contributions(picture, context, captions)
         return self.intercept + picture_part + context_part
 
     def classes(self, scores: np.ndarray, n_classes: int) -> np.ndarray:
@@ -370,31 +466,44 @@ class Ranker:
     # ------------------------------------------------------------------ saving
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        """Arrays for safetensors."""
+        """Arrays for safetensors: the blocks' weights and means, and the caption terms' idf."""
         arrays = {
             "picture_weight": self.picture_weight,
             "picture_mean": self.picture_mean,
             "context_weight": self.context_weight,
             "context_mean": self.context_mean,
+            "words_weight": self.words_weight,
+            "words_mean": self.words_mean,
+            **{_idf_name(part): idf for part, idf in self.words.idf.items()},
         }
         return {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64)) for k, v in arrays.items()}
 
     def meta(self) -> dict[str, Any]:
-        """Plain numbers and names for JSON."""
+        """Plain numbers and names for JSON; ``caption_terms``: each caption part's terms in
+        column order (the vocabulary, term -> index)."""
         return {
             "media": self.media,
             "context_columns": list(self.context_columns),
             "intercept": self.intercept,
             "alpha": self.alpha,
             "context_weight_factor": self.context_weight_factor,
+            "words_weight_factor": self.words_weight_factor,
+            "caption_terms": self.words.terms,
             "cuts": {str(n): [float(c) for c in cuts] for n, cuts in self.cuts.items()},
             "temperature": self.temperature,
         }
 
     @classmethod
     def from_saved(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Ranker:
-        """Rebuild from :meth:`tensors` and :meth:`meta`."""
-        arrays = {k: tensors[k].numpy().astype(np.float64) for k in cls.tensor_names()}
+        """Rebuild from :meth:`tensors` and :meth:`meta` (a ranker saved before caption words
+        had none: it gets an empty vocabulary)."""
+        sizes = cls.tensor_sizes(0, meta)
+        arrays = {k: tensors[k].numpy().astype(np.float64) for k in _BLOCK_TENSORS if k in sizes}
+        terms = meta.get("caption_terms")
+        words = CaptionWords()
+        if terms is not None:
+            idf = {part: tensors[_idf_name(part)].numpy().astype(np.float64) for part in PARTS}
+            words = CaptionWords.from_saved(terms, idf)
         return cls(
             media=meta["media"],
             context_columns=tuple(meta["context_columns"]),
@@ -403,12 +512,34 @@ class Ranker:
             context_weight_factor=float(meta["context_weight_factor"]),
             cuts={int(n): np.asarray(c, dtype=float) for n, c in meta["cuts"].items()},
             temperature=float(meta["temperature"]),
+            words=words,
+            words_weight_factor=float(meta.get("words_weight_factor", 0.0)),
             **arrays,
         )
 
     @staticmethod
-    def tensor_names() -> tuple[str, ...]:
-        return ("picture_weight", "picture_mean", "context_weight", "context_mean")
+    def tensor_sizes(picture: int, meta: dict[str, Any]) -> dict[str, int]:
+        """Name -> length of every saved tensor, for picture features of ``picture`` columns
+        and the model card's ``meta`` (a ranker saved before caption words has no words tensors)."""
+        n_context = len(meta["context_columns"])
+        sizes = {"picture_weight": picture, "picture_mean": picture, "context_weight": n_context}
+        sizes["context_mean"] = n_context
+        terms = meta.get("caption_terms")
+        if terms is not None:
+            n_words = sum(len(terms[part]) for part in PARTS)
+            sizes |= {"words_weight": n_words, "words_mean": n_words}
+            sizes |= {_idf_name(part): len(terms[part]) for part in PARTS}
+        return sizes
+
+
+_BLOCK_TENSORS = (
+    *("picture_weight", "picture_mean", "context_weight", "context_mean"),
+    *("words_weight", "words_mean"),
+)
+
+
+def _idf_name(part: str) -> str:
+    return f"words_idf_{part}"
 
 
 class RankerHead(nn.Module):

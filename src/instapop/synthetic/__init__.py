@@ -43,8 +43,11 @@ places, and grain. All items of a post show the same kind of object. Posts with
 any video get PoR x ``synth_video_factor`` (about 45 % lower, paper Fig. 1b); reposts get
 PoR x ``synth_repost_factor``; posts on Saturdays and Sundays (UTC) get PoR x
 ``synth_weekend_factor`` (1 by default: no weekday effect; ``instapop synth
---weekend-factor 1.5`` plants one). With ``signal=False`` the objects are still drawn but PoR
-ignores them. Post mix: 60 % single image, 20 % single video, 20 % carousels of 2-5
+--weekend-factor 1.5`` plants one). ``synth_caption_factor`` (``instapop synth --caption-effect
+1.6``; 1 by default) rewrites the captions in English, Russian and Japanese and gives PoR x the
+factor to the half of them that carry a planted word, hashtag or emoji
+(:func:`instapop.synthetic._captions.plant_captions`). With ``signal=False`` the objects are still
+drawn but PoR ignores them. Post mix: 60 % single image, 20 % single video, 20 % carousels of 2-5
 items, each a video with probability 0.3.
 
 Files in ``profile/`` (base = ``%Y-%m-%d_%H-%M-%S_UTC`` of the post, unique per post)
@@ -240,6 +243,8 @@ def generate_profile(
         raise InstapopError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     if config.synth_weekend_factor <= 0:
         raise InstapopError(f"the weekend factor must be positive; got {config.synth_weekend_factor}")
+    if config.synth_caption_factor <= 0:
+        raise InstapopError(f"the caption effect must be positive; got {config.synth_caption_factor}")
     out_dir = Path(out_dir)
     export = format == "business-suite"
     profile_dir = _fresh_profile_dir(out_dir, "media" if export else "profile")

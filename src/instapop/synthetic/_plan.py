@@ -8,6 +8,9 @@ comments that follow from the popularity model
 
     PoR = base(t) x signal x media type x repost x weekday x noise,   likes + comments = PoR x followers(t)
 
+and, with a caption effect (``synth_caption_factor`` other than 1), x caption for the posts whose
+caption carries a planted word (:func:`~instapop.synthetic._captions.plant_captions`).
+
 Keeping this apart from rendering lets tests check the statistics of thousands of
 posts in milliseconds.
 """
@@ -20,6 +23,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from instapop.config import Config
+from instapop.synthetic._captions import caption, plant_captions
 from instapop.synthetic._names import base_name, iso_date, media_pk, shortcode_of
 
 DAY = 86_400
@@ -40,15 +44,6 @@ VIEWS_PER_FOLLOWER, VIEWS_POPULARITY, VIEWS_NOISE = 1.5, 0.5, 0.15
 REELS_VIDEO_SHARE = 0.9
 REELS_COVER_ONLY_SHARE = 2 / 3
 REELS_UNKNOWN_VIEWS_SHARE = 0.4  # half null, half 0
-
-_WORDS = (
-    *("fresh", "roast", "morning", "coffee", "new", "blend", "today", "weekend", "studio", "light"),
-    *("summer", "autumn", "spring", "winter", "launch", "behind", "the", "scenes", "team", "favourite"),
-    *("flowers", "garden", "ball", "game", "season", "handmade", "local", "shop", "friends", "limited"),
-    *("edition", "sunny", "colours", "story", "craft", "detail", "classic"),
-)
-_TAGS = ("#brand", "#newin", "#daily", "#design", "#shoplocal", "#weekend", "#instagood", "#behindthescenes")
-
 
 @dataclass(frozen=True)
 class MediaPlan:
@@ -207,6 +202,8 @@ def plan_profile(
     history = _follower_history(rng, growth, times, wrong_start, wrong_end, wrong_factor)
     owner_id = int(rng.integers(10**9, 10**10))
     posts = _finalise_posts(rng, drafts, growth, signal, config)
+    if config.synth_caption_factor != 1:
+        posts = plant_captions(seed, posts, config.synth_caption_factor)
     posts = _plant_views(np.random.default_rng([seed, 19]), posts, reels)
     return ProfilePlan(
         seed=seed,
@@ -472,7 +469,7 @@ def _finalise_posts(
                 compressed=bool(compressed[k]),
                 variant=int(rng.integers(4)),
                 media=_media_plans(draft, ids[k], ids, pk),
-                caption=_caption(rng),
+                caption=caption(rng),
                 label=draft.label,
                 followers=float(followers[k]),
                 por=float(por[k]),
@@ -555,15 +552,6 @@ def _media_plans(
         )
         for c, item in enumerate(draft.items)
     )
-
-
-def _caption(rng: np.random.Generator) -> str:
-    """A short caption with hashtags; about one post in ten has none (and so no .txt file)."""
-    if rng.random() < 0.1:
-        return ""
-    words = " ".join(rng.choice(_WORDS, int(rng.integers(3, 12))))
-    tags = " ".join(rng.choice(_TAGS, int(rng.integers(0, 4)), replace=False))
-    return f"{words.capitalize()}. {tags}".strip()
 
 
 def _duplicate_pairs(posts: tuple[PostPlan, ...]) -> tuple[tuple[str, str], ...]:

@@ -94,7 +94,8 @@ def run_jobs(
     order = sorted(range(len(jobs)), key=lambda i: -approach(jobs[i].approach).cost)
     outcomes: list[Outcome | None] = [None] * len(jobs)
     desc = f"{desc} ({reused} rows from checkpoints)" if reused else desc
-    bar = tqdm(total=len(jobs) + reused, initial=reused, desc=desc, unit="approach", disable=not progress or not jobs)
+    quiet = not progress or not jobs
+    bar = tqdm(total=len(jobs) + reused, initial=reused, desc=desc, unit="approach", disable=quiet)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         running = {pool.submit(_run_timed, jobs[i]): i for i in order}
         for done in as_completed(running):
