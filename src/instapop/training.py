@@ -321,14 +321,7 @@ def model_card_text(card: dict[str, Any]) -> str:
             f"- approach: **{name}** ({approach(name).label}), saved as `{entry['architecture']}`",
             f"- why: {card['choice'][media]}",
         ]
-        if "ranker" in entry:
-            ranker = entry["ranker"]
-            lines.append(
-                f"- ranker: ridge penalty {ranker['alpha']:g}, context weight "
-                f"{ranker['context_weight_factor']:g}, context columns "
-                f"{', '.join(ranker['context_columns']) or 'none'}"
-            )
-            lines.append(f"- caption words: {_caption_words_text(ranker)}")
+        lines += approach(name).describe(entry)
         boundaries = card["class_boundaries"][media]
         if boundaries:
             cuts = ", ".join(f"{c:.4g}" for c in boundaries["boundaries"])
@@ -338,17 +331,6 @@ def model_card_text(card: dict[str, Any]) -> str:
             )
         lines.append("")
     return "\n".join(lines)
-
-
-def _caption_words_text(ranker: dict[str, Any]) -> str:
-    """The ranker's caption words in a few words (a model from before them has none)."""
-    if not ranker.get("words_weight_factor"):
-        return "not used (inner cross-validation gave them weight 0)"
-    terms = ranker["caption_terms"]
-    return (
-        f"weight {ranker['words_weight_factor']:g}, {len(terms['ngrams'])} character n-grams and "
-        f"{len(terms['tokens'])} hashtags, mentions and emoji"
-    )
 
 
 def _load_module(model_dir: Path, media: str, card: dict[str, Any], config: Config) -> nn.Module:

@@ -131,6 +131,9 @@ class Approach:
         again when one of them changes, and reused when any other setting does.
     cost : int
         Rows start most costly first, so that parallel workers finish together.
+    predicts : str
+        What its saved model predicts: ``"classes"`` (class probabilities) or ``"percentile"``
+        (a ranker's score, read with the post's context); prediction picks its scorer by it.
     """
 
     name: ClassVar[str]
@@ -145,10 +148,15 @@ class Approach:
     also_reads: ClassVar[tuple[str, ...]] = ()
     config_fields: ClassVar[tuple[str, ...]] = ()
     cost: ClassVar[int] = 0
+    predicts: ClassVar[str] = "classes"
 
     def architecture(self, media: str) -> str:
         """The saved module's architecture, in words (model card)."""
         raise NotImplementedError
+
+    def describe(self, entry: dict[str, Any]) -> list[str]:
+        """Lines of the model card about what its final fit chose (its ``entry`` in ``config.json``)."""
+        return []
 
     def cross_validate(self, problem: Problem) -> Outcome:
         """Out-of-fold predictions of every member of ``problem.split``."""
@@ -394,7 +402,7 @@ class RankerApproach(Approach):
     """
 
     name, media, label = "ranker", (IMAGE, VIDEO), "ranker: picture + context"
-    needs_context, cost = True, 2
+    needs_context, cost, predicts = True, 2, "percentile"
     config_fields = ("inner_splits", "ranker_alphas", "ranker_context_weights")
 
     def architecture(self, media: str) -> str:
@@ -421,6 +429,15 @@ class RankerApproach(Approach):
         head = ranker.head(problem.n_classes)
         return Fitted(head, tensors=ranker.tensors(), meta={"ranker": ranker.meta()})
 
+    def describe(self, entry: dict[str, Any]) -> list[str]:
+        ranker = entry["ranker"]
+        return [
+            f"- ranker: ridge penalty {ranker['alpha']:g}, context weight "
+            f"{ranker['context_weight_factor']:g}, context columns "
+            f"{', '.join(ranker['context_columns']) or 'none'}",
+            f"- caption words: {_caption_words_text(ranker)}",
+        ]
+
     def load(
         self, media: str, tensors: dict[str, torch.Tensor], entry: dict, card: dict, config: Config
     ) -> nn.Module:
@@ -428,6 +445,17 @@ class RankerApproach(Approach):
         shapes = {name: (size,) for name, size in Ranker.tensor_sizes(picture, entry["ranker"]).items()}
         _check_shapes(tensors, shapes, self.architecture(media))
         return Ranker.from_saved(tensors, entry["ranker"]).head(card["n_classes"]).eval()
+
+
+def _caption_words_text(ranker: dict[str, Any]) -> str:
+    """The ranker's caption words in a few words (a model from before them has none)."""
+    if not ranker.get("words_weight_factor"):
+        return "not used (inner cross-validation gave them weight 0)"
+    terms = ranker["caption_terms"]
+    return (
+        f"weight {ranker['words_weight_factor']:g}, {len(terms['ngrams'])} character n-grams and "
+        f"{len(terms['tokens'])} hashtags, mentions and emoji"
+    )
 
 
 # --------------------------------------------------------------------------- baselines

@@ -209,16 +209,17 @@ def media_scorers(
     model : the saved model.
     context_defaults : what training saved about the profile (``model/context.json``), if anything.
     """
+    from instapop.models.approaches import approach
+
     own: dict[str, MediaScorer] = {}
     for media_type in (IMAGE, VIDEO):
         if model.scored_by(media_type) != media_type:
             continue
-        ranker = model.ranker(media_type)
-        own[media_type] = (
-            ClassifierScorer(model, media_type)
-            if ranker is None
-            else RankerScorer(model, media_type, ranker, context_defaults)
-        )
+        name = model.image_approach if media_type == IMAGE else model.video_approach
+        if approach(name).predicts == "percentile":
+            own[media_type] = RankerScorer(model, media_type, model.ranker(media_type), context_defaults)
+        else:
+            own[media_type] = ClassifierScorer(model, media_type)
     return {
         media_type: own.get(media_type) or BorrowedScorer(own[other], media_type, other)
         for media_type in (IMAGE, VIDEO)
