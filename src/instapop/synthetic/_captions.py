@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from instapop.synthetic._plan import PostPlan
+Post = TypeVar("Post")  # the plan's PostPlan: planned here without importing the plan, which imports this
 
 _WORDS = (
     *("fresh", "roast", "morning", "coffee", "new", "blend", "today", "weekend", "studio", "light"),
@@ -45,7 +44,7 @@ def caption(rng: np.random.Generator) -> str:
     return f"{words.capitalize()}. {tags}".strip()
 
 
-def plant_captions(seed: int, posts: tuple[PostPlan, ...], factor: float) -> tuple[PostPlan, ...]:
+def plant_captions(seed: int, posts: tuple[Post, ...], factor: float) -> tuple[Post, ...]:
     """Captions in English, Russian and Japanese; half carry a planted word, and then PoR x ``factor``.
 
     A planted caption holds its language's word (:data:`CAPTION_LANGUAGES`: "sunrise",
