@@ -14,7 +14,8 @@ from instapop.errors import InstapopError
 from instapop.media_types import IMAGE, VIDEO
 from instapop.runfolder import RunFolder
 
-SCHEMA_VERSION = 3  # 2: a skipped approach is a row with its reason; 3: Spearman vs the percentile
+# 2: a skipped approach is a row with its reason; 3: Spearman vs the percentile; 4: 95 % intervals
+SCHEMA_VERSION = 4
 _DECIMALS = 6  # JSON floats are rounded: the file stays byte-identical and readable
 
 
