@@ -17,6 +17,16 @@ MAJORITY = "majority"
 # at n = 30 the 95 % interval of an accuracy near 0.7 is already about ±0.16 wide.
 MIN_VALIDATED_ITEMS = 30
 
+# The metrics a table shows, by their column headers (the confusion matrix is a figure).
+TABLE_METRICS = {
+    "accuracy": "accuracy",
+    "top2_accuracy": "top-2",
+    "balanced_accuracy": "balanced acc.",
+    "macro_f1": "macro-F1",
+    "spearman": "Spearman (percentile)",
+    "pairwise_accuracy": "pairwise",
+}
+
 _FIXED = ("media", "approach", "n_classes", "n_items", "skipped", "repeats", "folds", "predictions")
 
 
@@ -72,6 +82,17 @@ class CVRow:
     def too_few(self) -> str | None:
         """What to show instead of its figures below :data:`MIN_VALIDATED_ITEMS` items, else None."""
         return too_few_note(self.media, self.n_items)
+
+    def cells(self, with_reason: bool = True) -> dict[str, str]:
+        """Each of :data:`TABLE_METRICS`' cells: "0.695 [0.663, 0.726]"; or, when the row was
+        skipped ("skipped: reason", or only "skipped") or rests on too few items, that note in
+        the first cell and dashes in the others."""
+        note = self.too_few
+        if not self.scored:
+            note = f"skipped: {self.skipped}" if with_reason else "skipped"
+        if note is None:
+            return {key: self.metrics[key].shown() for key in TABLE_METRICS}
+        return {key: note if key == "accuracy" else "—" for key in TABLE_METRICS}
 
     def mean(self, metric: str) -> Any:
         """The metric's mean over repeats; None when skipped or undefined."""
