@@ -276,10 +276,11 @@ def test_the_report_shows_skipped_approaches_and_their_reason() -> None:
     from instapop.report.accuracy import metrics_table, skipped_notes, summary_lines
 
     config = dataclasses.replace(FAST, n_classes=(2,))
-    results = json.loads(cv_json(evaluate(uneven_videos([8, 5]), config, progress=False)))
+    # 30 videos, enough to validate, but a class of 6 posts: too few for the inner epoch split
+    results = json.loads(cv_json(evaluate(uneven_videos([24, 6]), config, progress=False)))
     table = metrics_table(results).set_index(["media", "approach"])
     assert table.loc[("video", "video model (CNN-RNN)"), "accuracy"] == "skipped"
-    assert table.loc[("video", "baseline: logistic regression"), "accuracy"] != "skipped"
+    assert table.loc[("video", "baseline: logistic regression"), "accuracy"].startswith("0.")
     [note] = skipped_notes(results)
     assert note.startswith("Not validated (videos, N = 2: video model (CNN-RNN), CNN-RNN also trained")
     assert "the inner split that picks the epoch needs 5 posts" in note

@@ -81,7 +81,9 @@ class CVRow:
     @property
     def too_few(self) -> str | None:
         """What to show instead of its figures below :data:`MIN_VALIDATED_ITEMS` items, else None."""
-        return too_few_note(self.media, self.n_items)
+        if self.n_items >= MIN_VALIDATED_ITEMS:
+            return None
+        return f"too few {self.media}s to validate (n = {self.n_items})"
 
     def cells(self, with_reason: bool = True) -> dict[str, str]:
         """Each of :data:`TABLE_METRICS`' cells: "0.695 [0.663, 0.726]"; or, when the row was
@@ -132,11 +134,6 @@ class CVRow:
 def _metric_dict(metric: MeanStd) -> dict[str, Any]:
     interval = {} if metric.ci95 is None else {"ci95": metric.ci95}
     return {"mean": metric.mean, "std": metric.std} | interval
-
-
-def too_few_note(media: str, n_items: int) -> str | None:
-    """What to show instead of a figure measured on fewer than :data:`MIN_VALIDATED_ITEMS` items."""
-    return f"too few {media}s to validate (n = {n_items})" if n_items < MIN_VALIDATED_ITEMS else None
 
 
 def cv_rows(results: dict[str, Any]) -> list[CVRow]:
