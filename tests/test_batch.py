@@ -165,8 +165,10 @@ def test_a_broken_profile_fails_alone_with_its_reason(batch: dict) -> None:
     assert f"failed {BROKEN}: " in batch["output"]
     table = pd.read_csv(batch["out"] / "portfolio.csv")
     assert table["profile"].tolist() == ["brand7", "brand8", "brand9", BROKEN]
-    assert table.loc[3, "status"].startswith("failed: ") and table.loc[:2, "status"].eq("done").all()
-    assert (table.loc[:2, "image_accuracy"] > 0).all() and (table.loc[:2, "posts"] == 60).all()
+    assert table.loc[3, "status"].startswith("failed: ")
+    assert table.loc[:2, "status"].eq("done: studied by this batch").all()
+    assert table.loc[:2, "image_accuracy"].str.fullmatch(r"\d+% \[\d+%, \d+%\]").all()
+    assert (table.loc[:2, "posts"] == 60).all() and (table.loc[:2, "left_out"] >= 0).all()
 
 
 @pytest.mark.browser

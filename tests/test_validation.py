@@ -166,7 +166,7 @@ def test_table_has_every_approach_and_metric(small_results, tmp_path) -> None:
     majority = row_of(small_results, "image", "majority", 2)
     assert majority["balanced_accuracy"]["mean"] == 0.5 and majority["pairwise_accuracy"]["mean"] == 0.5
     write_cv_results(small_results, tmp_path)
-    assert json.loads((tmp_path / "cv_results.json").read_text())["schema"] == 3
+    assert json.loads((tmp_path / "cv_results.json").read_text())["schema"] == 4
     assert "predictions" not in json.loads((tmp_path / "cv_results.json").read_text())["rows"][0]
     predictions = pd.read_csv(tmp_path / "cv_predictions.csv")
     assert len(predictions) == sum(2 * r["n_items"] for r in small_results["rows"])  # 2 repeats each
@@ -195,14 +195,16 @@ def test_checkpointed_rows_are_reused_and_never_stale(planted_small, small_resul
     assert cv_json(first) == cv_json(small_results)
     files = sorted(folder.glob("*.json"))
     assert len(files) == len(first["rows"]) == 20 and not list(folder.glob(".*"))
+    # Checkpoints hold rows without intervals, as every checkpoint written before they existed.
+    assert not any("ci95" in path.read_text() for path in files)
     marked = json.loads(files[0].read_text()) | {"n_items": -1}  # shows whether a row was read back
     files[0].write_text(json.dumps(marked))
     files[1].unlink()  # missing and torn rows are trained again
     files[2].write_text(files[2].read_text()[:100])
     again = evaluate(planted_small, FAST, progress=False, checkpoints=folder)
     got, expected = (json.loads(cv_json(r))["rows"] for r in (again, small_results))
-    reread = json.loads(cv_json({"rows": [marked]}))["rows"]  # the marked row, without predictions
-    assert [g for g, e in zip(got, expected, strict=True) if g != e] == reread
+    [(reread, fresh)] = [(g, e) for g, e in zip(got, expected, strict=True) if g != e]  # the marked row
+    assert reread["n_items"] == -1 and reread | {"n_items": fresh["n_items"]} == fresh  # intervals too
     # which rows a change of settings or data trains again: tests/test_checkpoints.py
 
 
@@ -274,10 +276,11 @@ def test_the_report_shows_skipped_approaches_and_their_reason() -> None:
     from instapop.report.accuracy import metrics_table, skipped_notes, summary_lines
 
     config = dataclasses.replace(FAST, n_classes=(2,))
-    results = json.loads(cv_json(evaluate(uneven_videos([8, 5]), config, progress=False)))
+    # 30 videos, enough to validate, but a class of 6 posts: too few for the inner epoch split
+    results = json.loads(cv_json(evaluate(uneven_videos([24, 6]), config, progress=False)))
     table = metrics_table(results).set_index(["media", "approach"])
     assert table.loc[("video", "video model (CNN-RNN)"), "accuracy"] == "skipped"
-    assert table.loc[("video", "baseline: logistic regression"), "accuracy"] != "skipped"
+    assert table.loc[("video", "baseline: logistic regression"), "accuracy"].startswith("0.")
     [note] = skipped_notes(results)
     assert note.startswith("Not validated (videos, N = 2: video model (CNN-RNN), CNN-RNN also trained")
     assert "the inner split that picks the epoch needs 5 posts" in note

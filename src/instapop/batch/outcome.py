@@ -9,6 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# What each status word means, for a person reading the portfolio ("failed" gives its reason).
+STATUS_MEANINGS = {
+    "done": "studied by this batch",
+    "reused": "finished by an earlier batch, media and settings unchanged",
+}
+
 
 @dataclass
 class ProfileOutcome:
@@ -31,3 +37,7 @@ class ProfileOutcome:
     reason: str = ""
     report: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+
+    def status_line(self) -> str:
+        """The status word and what it means: "reused: finished by an earlier batch, …", "failed: reason"."""
+        return f"{self.status}: {self.reason if self.status == 'failed' else STATUS_MEANINGS[self.status]}"

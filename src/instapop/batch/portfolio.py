@@ -1,13 +1,14 @@
 """The portfolio: one row per profile of a batch, as ``portfolio.csv`` and a sortable ``portfolio.html``.
 
 Each row comes from the profile's run folder alone (read with
-:func:`instapop.report.run_files.load_run`, as the report does): posts and media,
-label reliability, the approach the final model uses (read from its model card, at its
-N) with its accuracy beside the
-majority-class baseline, how well it ranks posts (Spearman correlation of its
-score with the within-window percentile, and pairwise accuracy), the most popular region's first
-thumbnails and a link to the profile's report. A failed profile keeps its row,
-with the reason.
+:func:`instapop.report.run_files.load_run`, as the report does): its status in words, posts and
+media, how many posts ingest left out and the commonest reason, label reliability, the approach
+the final model uses (read from its model card, at its N) with its accuracy and 95 % interval
+beside the majority-class baseline, how well it ranks posts (Spearman correlation of its score
+with the within-window percentile, and pairwise accuracy, each with its interval), the most
+popular region's first thumbnails and a link to the profile's report. Below
+``MIN_VALIDATED_ITEMS`` items of a media type its figures read "too few … to validate (n = …)".
+A failed profile keeps its row, with the reason.
 
 The page is one self-contained file like the report: thumbnails are embedded as
 data URIs and a few lines of plain JavaScript sort the table by a clicked header.
@@ -18,6 +19,8 @@ from __future__ import annotations
 import base64
 import io
 import os
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,7 @@ import pandas as pd
 from PIL import Image
 
 from instapop.batch.outcome import ProfileOutcome
-from instapop.cv_rows import MAJORITY, CVRow, cv_rows, find_row
+from instapop.cv_rows import MAJORITY, MIN_VALIDATED_ITEMS, CVRow, cv_rows, find_row
 from instapop.embed.cache import write_atomically
 from instapop.media_types import IMAGE, VIDEO
 from instapop.report.html import esc
@@ -44,6 +47,8 @@ COLUMNS = {
     "posts": "Posts",
     "images": "Images",
     "videos": "Videos",
+    "left_out": "Left out at ingest",
+    "left_out_reason": "Commonest reason left out",
     "label_reliability": "Label reliability",
     "image_approach": "Image model",
     "image_accuracy": "Image accuracy",
@@ -58,8 +63,8 @@ COLUMNS = {
     "popular_regions": "Popular regions",
     "report": "Report",
 }
-_COUNTS = ("posts", "images", "videos", "popular_regions")
-_SHARES = ("label_reliability", "image_accuracy", "image_majority", "video_accuracy", "video_majority")
+_COUNTS = ("posts", "images", "videos", "left_out", "popular_regions")
+_SHARES = ("label_reliability", "image_majority", "video_majority")
 
 SORT_SCRIPT = """
 document.querySelectorAll("th").forEach((th, column) => th.addEventListener("click", () => {
@@ -97,6 +102,31 @@ def _mean(row: CVRow | None, metric: str) -> float:
     return float("nan") if value is None else float(value)
 
 
+@dataclass(frozen=True)
+class Figure:
+    """A cell that reads as ``text`` (in the CSV too) and sorts by ``value`` on the page."""
+
+    text: str
+    value: float
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _figure(row: CVRow | None, metric: str) -> Figure | float:
+    """A cross-validated figure with its interval (NaN: not validated); on too few items, says so
+    (in full in the accuracy cell, the ranking cells beside it just "too few")."""
+    if row is None or row.mean(metric) is None:
+        return float("nan")
+    if row.too_few:
+        return Figure(row.too_few if metric == "accuracy" else "too few", float("nan"))
+    figure = row.metrics[metric]
+    if metric != "accuracy":
+        return Figure(figure.shown(), figure.mean)
+    interval = f" [{figure.ci95[0]:.0%}, {figure.ci95[1]:.0%}]" if figure.ci95 else ""
+    return Figure(f"{figure.mean:.0%}{interval}", figure.mean)
+
+
 def _model_columns(run: RunFiles, media: str) -> dict[str, Any]:
     """The approach the saved model uses for one media type (its card), at its N: accuracy, ranking."""
     blank = {f"{media}_{k}": float("nan") for k in ("accuracy", "majority", "spearman", "pairwise")}
@@ -106,13 +136,26 @@ def _model_columns(run: RunFiles, media: str) -> dict[str, Any]:
         return {f"{media}_approach": "", **blank}
     n_classes, rows = card["n_classes"], cv_rows(run.cv)
     row = find_row(rows, media, approach, n_classes)
+    majority = find_row(rows, media, MAJORITY, n_classes)
     return {
         f"{media}_approach": approach,
-        f"{media}_accuracy": _mean(row, "accuracy"),
-        f"{media}_majority": _mean(find_row(rows, media, MAJORITY, n_classes), "accuracy"),
-        f"{media}_spearman": _mean(row, "spearman"),
-        f"{media}_pairwise": _mean(row, "pairwise_accuracy"),
+        f"{media}_accuracy": _figure(row, "accuracy"),
+        # a baseline is only worth reading beside a figure it can be compared with
+        f"{media}_majority": float("nan") if row is None or row.too_few else _mean(majority, "accuracy"),
+        f"{media}_spearman": _figure(row, "spearman"),
+        f"{media}_pairwise": _figure(row, "pairwise_accuracy"),
     }
+
+
+def left_out(run: RunFiles) -> dict[str, Any]:
+    """How many posts ingest left out (``summary.json``) and the commonest reason, "reason (n of N)"."""
+    if run.summary is None:
+        return {"left_out": float("nan"), "left_out_reason": ""}
+    counts = Counter(run.summary.get("excluded", {}))
+    if not counts.total():
+        return {"left_out": 0, "left_out_reason": ""}
+    [(reason, n)] = counts.most_common(1)  # a tie goes to the reason first in the alphabet
+    return {"left_out": counts.total(), "left_out_reason": f"{reason} ({n} of {counts.total()})"}
 
 
 def most_popular_region(run: RunFiles) -> dict[str, Any] | None:
@@ -146,7 +189,8 @@ def profile_row(outcome: ProfileOutcome, out_dir: Path) -> tuple[dict[str, Any],
     """One profile's portfolio row, and its region thumbnails."""
     row: dict[str, Any] = {column: float("nan") for column in COLUMNS} | {
         "profile": outcome.name,
-        "status": outcome.status if outcome.status != "failed" else f"failed: {outcome.reason}",
+        "status": outcome.status_line(),
+        "left_out_reason": "",
         "image_approach": "",
         "video_approach": "",
         "report": "",
@@ -162,7 +206,7 @@ def profile_row(outcome: ProfileOutcome, out_dir: Path) -> tuple[dict[str, Any],
             "videos": int(counts.get(VIDEO, 0)),
             "label_reliability": 1 - _share(run.media.drop_duplicates("post_id")["low_confidence"]),
         }
-    row |= _model_columns(run, IMAGE) | _model_columns(run, VIDEO)
+    row |= left_out(run) | _model_columns(run, IMAGE) | _model_columns(run, VIDEO)
     regions = ((run.explain or {}).get("map") or {}).get("regions") or []
     row["popular_regions"] = sum(r["direction"] == "popular" for r in regions)
     if outcome.report is not None:
@@ -180,6 +224,9 @@ def _cell(column: str, value: Any, thumbs: list[bytes]) -> str:
         return f'<td class="thumbs" data-value="{count}">{images or count}</td>'
     if column == "status" and str(value).startswith("failed"):
         return f'<td class="failed">{esc(value)}</td>'
+    if isinstance(value, Figure):
+        key = "" if np.isnan(value.value) else f"{value.value:.6f}"
+        return f'<td data-value="{key}">{esc(value.text)}</td>'
     if isinstance(value, float):
         if np.isnan(value):
             return '<td data-value="">—</td>'
@@ -201,7 +248,9 @@ def portfolio_page(rows: list[dict[str, Any]], thumbs: list[list[bytes]], title:
         '<link rel="icon" href="data:,">'  # no request for /favicon.ico on file://
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{esc(title)}</h1><p>{len(rows)} profiles. Accuracy and ranking are cross-validated, for the "
-        "model each profile's study chose; click a header to sort.</p>"
+        "model each profile's study chose, each with its 95 % interval in brackets; with fewer than "
+        f"{MIN_VALIDATED_ITEMS} images or videos a profile has too few to validate. Click a header to "
+        "sort.</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         f"<script>{SORT_SCRIPT}</script></body></html>"
     )

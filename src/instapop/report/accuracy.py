@@ -1,7 +1,9 @@
 """The models' cross-validated accuracy: confusion matrices (Figs. 5-8), all metrics, summary lines.
 
 Reads ``cv_results.json`` as ``instapop.validation`` writes it: one row per media x approach x N,
-each metric as ``{"mean", "std"}`` over repeats, the confusion matrix row-normalised.
+each metric as ``{"mean", "std", "ci95"}`` over repeats (no ``ci95`` in files written before
+intervals existed), the confusion matrix row-normalised. A media type with fewer than
+``MIN_VALIDATED_ITEMS`` items reads "too few to validate" instead of its figures.
 """
 
 from __future__ import annotations
@@ -9,21 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from instapop.cv_rows import MAJORITY, CVRow, MeanStd, cv_rows
+from instapop.cv_rows import MAJORITY, MIN_VALIDATED_ITEMS, TABLE_METRICS, CVRow, cv_rows
 from instapop.models.approaches import REGISTRY
 from instapop.report import figures
 from instapop.report.html import Section, image, missing, paragraph, table
 from instapop.report.run_files import RunFiles
 
 NEEDS_CV = "Needs cv_results.json: run the evaluation stage (`instapop run` does it)."
-METRICS = {
-    "accuracy": "accuracy",
-    "top2_accuracy": "top-2",
-    "balanced_accuracy": "balanced acc.",
-    "macro_f1": "macro-F1",
-    "spearman": "Spearman (percentile)",
-    "pairwise_accuracy": "pairwise",
-}
 
 
 def _name(approach: str) -> str:
@@ -36,22 +30,13 @@ def _learned() -> list[str]:
     return [a.name for a in REGISTRY.values() if not a.baseline]
 
 
-def _cell(metric: MeanStd) -> str:
-    return "—" if metric.mean is None else f"{metric.mean:.3f} ± {metric.std:.3f}"
-
-
-def _metric_cells(row: CVRow) -> dict[str, str]:
-    if not row.scored:  # the reason is told below the table, once for all its rows
-        return {label: "skipped" if key == "accuracy" else "—" for key, label in METRICS.items()}
-    return {label: _cell(row.metrics[key]) for key, label in METRICS.items()}
-
-
 def metrics_table(cv: dict) -> pd.DataFrame:
-    """Every row of the results with every metric as "mean ± std" ("skipped" for a skipped approach)."""
+    """Every row of the results with every metric as "mean [95 % interval]" ("skipped" for a skipped
+    approach, "too few … to validate (n = …)" below ``MIN_VALIDATED_ITEMS`` items)."""
     return pd.DataFrame(
         [
             {"media": row.media, "approach": _name(row.approach), "N": row.n_classes, "items": row.n_items}
-            | _metric_cells(row)
+            | {TABLE_METRICS[key]: cell for key, cell in row.cells(with_reason=False).items()}
             for row in cv_rows(cv)
         ]
     )
@@ -78,7 +63,10 @@ def _confusion_panels(cv: dict, n_classes: int) -> list[tuple[str, np.ndarray, n
         )
         for approach in _learned()
         for row in cv_rows(cv)
-        if row.approach == approach and row.n_classes == n_classes and row.mean("confusion") is not None
+        if row.approach == approach
+        and row.n_classes == n_classes
+        and row.mean("confusion") is not None
+        and not row.too_few  # the table says why it has no figures
     ]
 
 
@@ -94,7 +82,11 @@ def accuracy_section(run: RunFiles) -> Section:
     folds = "grouped by post" if config["grouped_folds"] else "plain stratified"
     body = paragraph(
         f"Cross-validation: {config['n_splits']} folds ({folds}), repeated {config['n_repeats']} times; "
-        "each cell is the mean ± standard deviation over repeats. Confusion matrices are row-normalised: "
+        "each cell is the mean over repeats and, in brackets, its 95 % interval: how far the figure could "
+        "move on another sample of posts of the same kind (Wilson's interval for accuracy and top-2, a "
+        "bootstrap over posts for the others). With fewer than "
+        f"{MIN_VALIDATED_ITEMS} images or videos the figures say too little and the table says so "
+        "instead. Confusion matrices (mean ± standard deviation over repeats) are row-normalised: "
         "each row says where the items of one true class ended up (paper Figs. 5-8)."
     ) + paragraph(
         "Beside the paper's classifiers, the ranker predicts one number per post: where its PoR will "
@@ -114,29 +106,40 @@ def accuracy_section(run: RunFiles) -> Section:
     return Section("accuracy", title, body)
 
 
+def _how_often_right(row: CVRow, guess: float | None) -> str:
+    accuracy = row.metrics["accuracy"]
+    notes = [f"95 % interval {accuracy.ci95[0]:.0%}-{accuracy.ci95[1]:.0%}"] if accuracy.ci95 else []
+    notes += [f"{(accuracy.mean - guess) * 100:+.0f} points"] if guess is not None else []
+    return f"the {_name(row.approach)} is right {accuracy.mean:.0%} of the time" + (
+        f" ({'; '.join(notes)})" if notes else ""
+    )
+
+
 def summary_lines(cv: dict) -> list[str]:
     """One plain sentence per media type and N: each model's accuracy against the most-common-class guess."""
     lines = []
     every = cv_rows(cv)
     for media, n_classes in sorted({(row.media, row.n_classes) for row in every}):
-        rows = {r.approach: r for r in every if (r.media, r.n_classes) == (media, n_classes) and r.scored}
+        group = [r for r in every if (r.media, r.n_classes) == (media, n_classes)]
+        if not group[0].n_items:  # no item of this media type: nothing to say
+            continue
+        heading = f"{media.capitalize()}s, {n_classes} classes"
+        if group[0].too_few:
+            lines.append(f"{heading}: {group[0].too_few} (see How well the models predict).")
+            continue
+        rows = {r.approach: r for r in group if r.scored}
         guess = rows[MAJORITY].mean("accuracy") if MAJORITY in rows else None
         models = [
-            f"the {_name(a)} is right {rows[a].mean('accuracy'):.0%} of the time"
-            + (f" ({(rows[a].mean('accuracy') - guess) * 100:+.0f} points)" if guess is not None else "")
+            _how_often_right(rows[a], guess)
             for a in _learned()
             if a in rows and rows[a].mean("accuracy") is not None
         ]
         if not models:
-            if any(r.media == media and r.n_items for r in every):  # items, but no model
-                lines.append(
-                    f"{media.capitalize()}s, {n_classes} classes: too few to validate the learned models "
-                    "(see How well the models predict)."
-                )
+            lines.append(f"{heading}: no learned model could be validated (see How well the models predict).")
             continue
         against = f"always guessing the most common class scores {guess:.0%}" if guess is not None else ""
         lines.append(
-            f"{media.capitalize()}s, {n_classes} classes (chance {1 / n_classes:.0%}"
+            f"{heading} (chance {1 / n_classes:.0%}"
             + (f"; {against}" if against else "")
             + "): "
             + "; ".join(models)

@@ -33,7 +33,9 @@ score (a classifier's expected class sum_k p_k k; the ranker's predicted percent
 within-window PoR percentile, and the pairwise accuracy: of two validation items of one fold
 with different percentiles, how often the score orders them right (ties count one half).
 Both are measured against the percentile, not raw PoR: across years raw PoR mostly follows
-audience growth and the follower estimate, which no picture can predict.
+audience growth and the follower estimate, which no picture can predict. Each metric but the
+confusion matrix also carries a 95 % interval (``ci95``): Wilson's for accuracy and top-2
+accuracy, a bootstrap over posts for the others (see :mod:`instapop.validation.metrics`).
 
 Every out-of-fold prediction (item, repeat, N, approach) goes to ``cv_predictions.csv``.
 

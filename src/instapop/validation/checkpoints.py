@@ -4,7 +4,7 @@ A row's file is named by the SHA-256 of exactly what the row reads, so that a ch
 anything else (a Grad-CAM, report or generator option) reuses it, and a change of what it
 reads trains it again:
 
-- instapop's version and the results' schema;
+- instapop's version and the format of a checkpointed row (:data:`ROW_FORMAT`);
 - the settings every row reads (:data:`VALIDATION_FIELDS`) and those its approach declares
   (``Approach.config_fields``);
 - the items and features of its media type, and of the media its approach also trains on
@@ -29,9 +29,13 @@ from instapop.datasets import Dataset
 from instapop.embed.cache import cache_key, write_atomically
 from instapop.media_types import IMAGE, MEDIA_TYPES
 from instapop.models.approaches import approach
-from instapop.validation.files import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
+
+# What a checkpointed row holds: the results' schema when that last changed (3). Schema 4 added
+# the intervals, which are not checkpointed but computed from a row's predictions whenever it is
+# read (runner.with_intervals), so the rows of schema 3 still serve.
+ROW_FORMAT = 3
 
 # Settings every row reads: its folds (n_splits, n_repeats, grouped_folds, seed), its array
 # shapes (n_repeats), its trainings' seeds (seed). train_threads too: the number of torch and
@@ -90,7 +94,7 @@ class RowCheckpoints:
             data += [json.dumps(list(self.dataset.context_columns)), *map(_array_digest, context)]
         fold_digest = _array_digest(np.asarray(folds, dtype=np.int64))
         return cache_key(
-            __version__, str(SCHEMA_VERSION), settings, *data, media, name, str(n_classes), fold_digest
+            __version__, str(ROW_FORMAT), settings, *data, media, name, str(n_classes), fold_digest
         )
 
     def load(self, key: str) -> dict[str, Any] | None:

@@ -10,11 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from instapop.cv_rows import MIN_VALIDATED_ITEMS, TABLE_METRICS, cv_rows
 from instapop.errors import InstapopError
 from instapop.media_types import IMAGE, VIDEO
 from instapop.runfolder import RunFolder
 
-SCHEMA_VERSION = 3  # 2: a skipped approach is a row with its reason; 3: Spearman vs the percentile
+# 2: a skipped approach is a row with its reason; 3: Spearman vs the percentile; 4: 95 % intervals
+SCHEMA_VERSION = 4
 _DECIMALS = 6  # JSON floats are rounded: the file stays byte-identical and readable
 
 
@@ -84,39 +86,22 @@ def cv_predictions(results: dict[str, Any]) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=PREDICTION_COLUMNS)
 
 
-def _cell(metric: dict[str, Any]) -> str:
-    if metric["mean"] is None:
-        return "—"
-    return f"{metric['mean']:.3f} ± {metric['std']:.3f}"
-
-
 def cv_markdown(results: dict[str, Any]) -> str:
     """The cross-validation table in Markdown, one line per media x approach x N."""
     config = results["config"]
     folds = "grouped by post" if config["grouped_folds"] else "plain stratified"
     lines = [
         f"Cross-validation: {config['n_splits']} folds ({folds}) x {config['n_repeats']} "
-        f"repeats, mean ± std over repeats; {results['n_items'][IMAGE]} images, "
-        f"{results['n_items'][VIDEO]} videos.",
+        f"repeats, mean over repeats [95 % interval]; {results['n_items'][IMAGE]} images, "
+        f"{results['n_items'][VIDEO]} videos; under {MIN_VALIDATED_ITEMS} items of a media type "
+        "are too few to validate.",
         "",
-        "| media | approach | N | accuracy | top-2 | balanced acc. | macro-F1 | Spearman (percentile) "
-        "| pairwise |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| media | approach | N | " + " | ".join(TABLE_METRICS.values()) + " |",
+        "|" + " --- |" * (3 + len(TABLE_METRICS)),
     ]
-    for row in results["rows"]:
-        metrics = (
-            "accuracy",
-            "top2_accuracy",
-            "balanced_accuracy",
-            "macro_f1",
-            "spearman",
-            "pairwise_accuracy",
-        )
-        if "skipped" in row:
-            cells = " | ".join([f"skipped: {row['skipped']}"] + ["—"] * (len(metrics) - 1))
-        else:
-            cells = " | ".join(_cell(row[m]) for m in metrics)
-        lines.append(f"| {row['media']} | {row['approach']} | {row['n_classes']} | {cells} |")
+    for row in cv_rows(results):
+        cells = " | ".join(row.cells().values())
+        lines.append(f"| {row.media} | {row.approach} | {row.n_classes} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

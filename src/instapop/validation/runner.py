@@ -27,7 +27,14 @@ from instapop.runtime import resolve_threads
 from instapop.validation.checkpoints import RowCheckpoints
 from instapop.validation.files import SCHEMA_VERSION
 from instapop.validation.folds import MediaPlan, plan_media
-from instapop.validation.metrics import mean_std, per_fold_numbers, repeat_metrics
+from instapop.validation.metrics import (
+    BOOTSTRAP_RESAMPLES,
+    intervals,
+    mean_std,
+    per_fold_numbers,
+    post_resamples,
+    repeat_metrics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +117,8 @@ def run_jobs(
 
 
 def summarise(job: Job, outcome: Outcome, items: MediaSet, folds: np.ndarray) -> dict[str, Any]:
-    """One table row: metrics mean/std over repeats, plus each repeat's and each fold's numbers."""
+    """One table row: metrics mean/std over repeats, plus each repeat's and each fold's numbers
+    (its intervals come later, from its predictions: :func:`with_intervals`)."""
     labels = items.labels[job.n_classes]
     scores = outcome.item_scores()
     repeats = [
@@ -131,6 +139,29 @@ def summarise(job: Job, outcome: Outcome, items: MediaSet, folds: np.ndarray) ->
     ).to_dict()
 
 
+def with_intervals(row: dict[str, Any], items: MediaSet, folds: np.ndarray, seed: int) -> dict[str, Any]:
+    """The row with ``ci95`` beside each metric's mean and std, from its out-of-fold predictions
+    (see :mod:`instapop.validation.metrics`).
+
+    Every row gets them here, trained now or read from a checkpoint: checkpoints hold rows
+    without intervals, so the interval's method can change without training anything again.
+    Every row of a media type draws the same resamples of posts (``seed``), so two approaches'
+    intervals are measured on the same samples.
+    """
+    predictions = row["predictions"]
+    means = {key: value["mean"] for key, value in row.items() if isinstance(value, dict) and "mean" in value}
+    found = intervals(
+        means,
+        np.asarray(predictions["score"], dtype=float),
+        np.asarray(predictions["predicted"], dtype=np.int64),
+        items.labels[row["n_classes"]],
+        items.percentile,
+        folds,
+        post_resamples(items.groups, BOOTSTRAP_RESAMPLES, seed),
+    )
+    return {key: value | {"ci95": found[key]} if key in found else value for key, value in row.items()}
+
+
 def _job_rows(
     jobs: list[Job],
     plans: dict[tuple[int, str], MediaPlan],
@@ -139,7 +170,8 @@ def _job_rows(
     progress: bool,
     checkpoints: Path | None,
 ) -> list[dict[str, Any]]:
-    """Each job's table row: from its checkpoint when there is one, else trained (and saved)."""
+    """Each job's table row: from its checkpoint when there is one, else trained (and saved);
+    then its intervals."""
     store = RowCheckpoints(checkpoints, dataset, config) if checkpoints is not None else None
     keys = []
     if store is not None:
@@ -155,9 +187,16 @@ def _job_rows(
         if store is not None:
             store.save(keys[todo[k]], rows[todo[k]])
 
+    # The intervals' small matrix products too run on train_threads: BLAS threads on a busy
+    # machine made them 5-10 times slower (and the thread count can change a result's last bits).
     with training_threads(config.train_threads):
         pending = [jobs[i] for i in todo]
         run_jobs(pending, resolve_threads(config.train_workers), progress, finished, len(jobs) - len(todo))
+        plans_of = [plans[job.n_classes, job.media] for job in jobs]
+        rows = [
+            with_intervals(row, plan.items, plan.folds, config.seed)
+            for row, plan in zip(rows, plans_of, strict=True)
+        ]
     if store is not None:
         store.keep_only(set(keys))
     return rows
@@ -189,7 +228,8 @@ def evaluate(
     -------
     dict
         JSON-serialisable results: ``rows`` (one per media x approach x N, with metrics
-        ``{"mean", "std"}`` over repeats, each repeat's metrics and each fold's numbers, and
+        ``{"mean", "std", "ci95"}`` over repeats (``ci95`` where the mean is defined, not for
+        the confusion matrix), each repeat's metrics and each fold's numbers, and
         its out-of-fold ``predictions``, or ``skipped`` and its reason), ``folds`` (fold of
         each item per repeat), ``ids``, ``items`` (post, percentile and classes of each item)
         and ``skipped`` items.
