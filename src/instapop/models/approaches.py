@@ -45,6 +45,7 @@ from instapop.config import Config
 from instapop.cv_rows import MAJORITY
 from instapop.datasets import Dataset, MediaSet
 from instapop.media_types import IMAGE, VIDEO
+from instapop.models.captions import describe_words
 from instapop.models.crossval import (
     DatasetTensors,
     Outcome,
@@ -403,7 +404,8 @@ class RankerApproach(Approach):
 
     name, media, label = "ranker", (IMAGE, VIDEO), "ranker: picture + context"
     needs_context, cost, predicts = True, 2, "percentile"
-    config_fields = ("inner_splits", "ranker_alphas", "ranker_context_weights")
+    config_fields = ("inner_splits", "ranker_alphas", "ranker_context_weights", "ranker_words_weights",
+                     "ranker_words_max_features")  # fmt: skip
 
     def architecture(self, media: str) -> str:
         return "RankerHead"
@@ -435,7 +437,7 @@ class RankerApproach(Approach):
             f"- ranker: ridge penalty {ranker['alpha']:g}, context weight "
             f"{ranker['context_weight_factor']:g}, context columns "
             f"{', '.join(ranker['context_columns']) or 'none'}",
-            f"- caption words: {_caption_words_text(ranker)}",
+            f"- caption words: {describe_words(ranker)}",
         ]
 
     def load(
@@ -445,17 +447,6 @@ class RankerApproach(Approach):
         shapes = {name: (size,) for name, size in Ranker.tensor_sizes(picture, entry["ranker"]).items()}
         _check_shapes(tensors, shapes, self.architecture(media))
         return Ranker.from_saved(tensors, entry["ranker"]).head(card["n_classes"]).eval()
-
-
-def _caption_words_text(ranker: dict[str, Any]) -> str:
-    """The ranker's caption words in a few words (a model from before them has none)."""
-    if not ranker.get("words_weight_factor"):
-        return "not used (inner cross-validation gave them weight 0)"
-    terms = ranker["caption_terms"]
-    return (
-        f"weight {ranker['words_weight_factor']:g}, {len(terms['ngrams'])} character n-grams and "
-        f"{len(terms['tokens'])} hashtags, mentions and emoji"
-    )
 
 
 # --------------------------------------------------------------------------- baselines

@@ -192,3 +192,14 @@ def post_rows(groups: np.ndarray, rows: np.ndarray) -> np.ndarray:
     is learned from, so that a carousel's caption counts once."""
     _, first = np.unique(groups[rows], return_index=True)
     return rows[np.sort(first)]
+
+
+def describe_words(ranker: dict) -> str:
+    """A saved ranker's caption words in a few words, for the model card (older models have none)."""
+    if not ranker.get("words_weight_factor"):
+        return "not used (inner cross-validation gave them weight 0)"
+    terms = ranker["caption_terms"]
+    return (
+        f"weight {ranker['words_weight_factor']:g}, {len(terms['ngrams'])} character n-grams and "
+        f"{len(terms['tokens'])} hashtags, mentions and emoji"
+    )
