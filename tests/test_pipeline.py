@@ -82,7 +82,8 @@ def profile_variant(
 def test_a_profile_too_small_to_validate_still_gets_a_report_saying_why(
     make_profile, feature_cache: Path, tmp_path: Path
 ) -> None:
-    """8 image posts, no videos: every approach is skipped, so no model; the later stages still run."""
+    """8 posts, their videos' files removed (kept by their covers): every approach is skipped, so no
+    model; the later stages still run."""
     profile = make_profile(n_posts=60, seed=7)
     run_dir = tmp_path / "run"
     (run_dir / "model").mkdir(parents=True)  # an earlier run's model must not pass for this one's
@@ -101,14 +102,14 @@ def test_a_profile_too_small_to_validate_still_gets_a_report_saying_why(
         stage: "skipped" if stage == "train" else "done" for stage in STAGES
     }
     reason = result.stages["train"]["reason"]
-    assert reason.startswith("no image model: every image approach was skipped at N=2 (images, N=2: class")
+    assert reason.startswith("no model: no image model: every image approach was skipped at N=2 (images, N=2")
     assert f"train skipped: {reason}" in announced
     assert json.loads((run_dir / "stages.json").read_text())["train"]["reason"] == reason
     cv = json.loads((run_dir / "cv_results.json").read_text())
-    assert {row["skipped"] for row in cv["rows"] if row["media"] == "video"} == {"no videos"}
+    assert all("fewer than the 5 folds" in row["skipped"] for row in cv["rows"] if row["media"] == "video")
     assert not (run_dir / "model").exists() and result.report == run_dir / "report.html"
     report = result.report.read_text()
-    assert "The train stage did not run (skipped: no image model" in report
+    assert "The train stage did not run (skipped: no model: no image model" in report
     assert (
         "Not validated (images, N = 2: image model, ranker: picture + context, baseline: most common class"
         in report
@@ -123,7 +124,7 @@ def test_when_every_embedding_fails_the_run_goes_on_and_says_so(make_profile, tm
     args += ["--followers", str(profile.followers_csv), "--out", str(tmp_path / "run")]
     result = CliRunner().invoke(app, [*args, "--cache", str(tmp_path / "cache"), "--config", str(settings)])
     assert result.exit_code == 0, result.output
-    skipped = "train skipped: no image model: every image approach was skipped at N=2 (no images)"
+    skipped = "train skipped: no model: no image model: every image approach was skipped at N=2 (no images)"
     assert skipped in result.output and "did not run: train skipped" in result.output
     stages = json.loads((tmp_path / "run" / "stages.json").read_text())
     assert [stage for stage in STAGES if stages[stage]["status"] != "done"] == ["train"]
