@@ -191,4 +191,5 @@ def test_a_17_video_profile_reads_too_few_with_what_ingest_left_out(seventeen_vi
     assert table.loc[0, "image_accuracy"] == str(row["image_accuracy"]) and table.loc[0, "left_out"] == 12
     page = (tmp_path / "portfolio.html").read_text()
     assert '<td data-value="">too few videos to validate (n = 17)</td>' in page
-    assert f'<td data-value="{row["image_accuracy"].value:.6f}">{row["image_accuracy"]}</td>' in page
+    image_accuracy = row["image_accuracy"]
+    assert f'<td class="figure" data-value="{image_accuracy.value:.6f}">{image_accuracy}</td>' in page

@@ -88,7 +88,7 @@ table { border-collapse: collapse; font-size: .85em; }
 th, td { border: 1px solid #ddd; padding: .3em .5em; text-align: left; vertical-align: middle; }
 th { background: #f4f4f4; cursor: pointer; user-select: none; position: sticky; top: 0; }
 th[data-order="asc"]::after { content: " \\25B2"; } th[data-order="desc"]::after { content: " \\25BC"; }
-td.failed { color: #a00; max-width: 24em; } td.thumbs { white-space: nowrap; }
+td.failed { color: #a00; max-width: 24em; } td.thumbs, td.figure { white-space: nowrap; }
 td img { width: 64px; height: 64px; margin-right: 2px; vertical-align: middle; }
 """
 
@@ -225,8 +225,9 @@ def _cell(column: str, value: Any, thumbs: list[bytes]) -> str:
     if column == "status" and str(value).startswith("failed"):
         return f'<td class="failed">{esc(value)}</td>'
     if isinstance(value, Figure):
-        key = "" if np.isnan(value.value) else f"{value.value:.6f}"
-        return f'<td data-value="{key}">{esc(value.text)}</td>'
+        if np.isnan(value.value):  # a note: it may wrap
+            return f'<td data-value="">{esc(value.text)}</td>'
+        return f'<td class="figure" data-value="{value.value:.6f}">{esc(value.text)}</td>'
     if isinstance(value, float):
         if np.isnan(value):
             return '<td data-value="">—</td>'

@@ -24,7 +24,9 @@ from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
 from instapop.models.crossval import Outcome, Split
 
 Z95 = 1.959964  # the standard normal's 97.5th percentile
-BOOTSTRAP_RESAMPLES = 200  # resamples of the posts: the interval's ends move by about 0.005 between seeds
+# Resamples of the posts. Between seeds the interval's ends move by about 0.002 on 800 items and
+# 0.01 on 100 (standard deviation over 10 seeds, measured): well below the interval's width.
+BOOTSTRAP_RESAMPLES = 200
 WILSON = ("accuracy", "top2_accuracy")  # shares of the items; the other metrics are bootstrapped
 
 
@@ -122,8 +124,8 @@ def _weighted_ranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """(B, n) rank of each item among the items each weight row repeats, ties at their mean rank."""
     order = np.argsort(values, kind="stable")
     ordered = values[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # first item of each tie
-    tie = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+    new = np.r_[True, ordered[1:] != ordered[:-1]]  # where a run of tied values starts
+    starts, tie = np.flatnonzero(new), np.cumsum(new) - 1
     totals = np.add.reduceat(weights[:, order], starts, axis=1)
     mid = np.cumsum(totals, axis=1) - totals + (totals + 1) / 2
     ranks = np.empty_like(weights)
