@@ -48,7 +48,7 @@ def caption_words(model: SavedModel, data: Dataset, top: int = TOP_TERMS) -> dic
     rankers = {media: r for media in (IMAGE, VIDEO) if (r := model.ranker(media)) is not None}
     if not rankers:
         approaches = f"images: {model.image_approach}, videos: {model.video_approach}"
-        return {"why": f"The saved model ({approaches}) reads no caption words: only the ranker approach does."}
+        return {"why": f"The saved model ({approaches}) reads no caption words: only the ranker does."}
     # images first (most profiles' majority), unless only the video ranker reads words
     media = next((m for m, r in rankers.items() if r.words_weight_factor), next(iter(rankers)))
     ranker = rankers[media]
