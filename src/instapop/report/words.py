@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from instapop.report.html import Section, esc, image, missing, paragraph
 from instapop.report.run_files import RunFiles
+from instapop.report.sections import NEEDS_EXPLAIN
 
 TITLE = "Words that go with popular posts"
 NEEDS_WORDS = (
@@ -36,10 +37,11 @@ def split_sentence(split: dict[str, float]) -> str:
 
 def words_section(run: RunFiles) -> Section:
     """The terms that raise and lower the score, with two thumbnails each, or why there are none."""
-    words = (run.explain or {}).get("words")
-    if words is None:
-        reason = (run.explain or {}).get("model", NEEDS_WORDS if run.explain else "")
-        return Section("words", TITLE, missing(reason or NEEDS_WORDS))
+    if run.explain is None:
+        return Section("words", TITLE, missing(NEEDS_EXPLAIN))
+    words = run.explain.get("words")
+    if words is None:  # no model, or an explain.json written before caption words
+        return Section("words", TITLE, missing(run.explain.get("model", NEEDS_WORDS)))
     body = paragraph(split_sentence(words["split"])) if "split" in words else ""
     if "why" in words:
         return Section("words", TITLE, body + paragraph(words["why"]))
