@@ -175,3 +175,24 @@ def test_a_model_without_caption_words_says_why(profile, tmp_path: Path) -> None
     silent = dataclasses.replace(data, images=dataclasses.replace(data.images, captions=None))
     words = explained(run_dir, train(silent, tmp_path / "silent"), silent)
     assert words["why"].endswith("the posts have no captions.")
+
+
+def test_the_web_api_returns_the_captions_words(profile, model, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from instapop.predict import Limits, Predictor
+    from instapop.predict.card import embedding_config
+    from instapop.web import app as web
+
+    run_dir, data = profile
+    predictor = Predictor(model, RandomEncoder([]), embedding_config(model), Limits())
+    monkeypatch.setattr(web.Predictor, "load", classmethod(lambda cls, *args, **kwargs: predictor))
+    client = TestClient(web.create_app(Path("unused"), explain=False))
+    picture = Path(_picture(run_dir, data.images.ids[0]))
+    files = [("files", (name, picture.read_bytes())) for name in ("a.jpg", "b.jpg")]
+    fields = {"caption": ["Sunrise by the sea #goldenhour", "By the sea"]}
+    response = client.post("/api/predict", files=files, data=fields)
+    assert response.status_code == 200, response.text
+    first, second = response.json()["candidates"]
+    assert first["name"] == "a.jpg" and first["contributions"]["words"] > second["contributions"]["words"]
+    assert {"sunrise", "#goldenhour"} & {t["term"] for t in first["caption_words"]["up"]}
