@@ -21,6 +21,8 @@ from instapop.media_types import IMAGE, VIDEO
 from instapop.models.ranker import Ranker, picture_features
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from instapop.datasets import Dataset
     from instapop.training import SavedModel
 
@@ -82,7 +84,7 @@ def score_split(ranker: Ranker, data: Dataset, media: str) -> dict[str, float]:
     return {part: round(float(share), 4) for part, share in zip(SPLIT_PARTS, shares, strict=True)}
 
 
-def _rows(table) -> list[dict[str, Any]]:
+def _rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {
             "term": row.term,

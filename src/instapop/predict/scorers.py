@@ -156,7 +156,9 @@ class RankerScorer:
     def _context(self, context: np.ndarray | None) -> np.ndarray | None:
         return None if context is None or not self.uses_context else np.asarray(context)[self._columns][None]
 
-    def _words(self, caption: str | None) -> tuple[float | None, list, list]:
+    def _words(
+        self, caption: str | None
+    ) -> tuple[float | None, list[tuple[str, float]], list[tuple[str, float]]]:
         """The caption's words part and its strongest terms each way; None without caption words,
         0 for a caption not given (the typical caption is the training mean)."""
         from instapop.explain.captions import caption_pushes

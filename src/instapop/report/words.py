@@ -13,7 +13,8 @@ from instapop.report.sections import NEEDS_EXPLAIN
 
 TITLE = "Words that go with popular posts"
 NEEDS_WORDS = (
-    "Needs the caption words in explain/explain.json: rerun `instapop report` (it reruns the explanations)."
+    "explain/explain.json was written before caption words were explained: delete the explain/ folder "
+    "and rerun `instapop report`."
 )
 INTRO = (
     "The words, hashtags and emoji of the captions that the model weighs most. 'Moves the score' is how "
