@@ -6,7 +6,7 @@ train`` trains it. What is guaranteed: the explain stage's word table names the 
 among those that raise the score, with their posts and two thumbnails each, and the report shows
 it with the score's split between picture, timing and words; predicting with a caption holding
 the planted word scores higher than with a neutral caption, and says which words did it (text
-table and JSON); a model without caption words gets one line saying why.
+table, JSON and the web API); a model without caption words gets one line saying why.
 """
 
 from __future__ import annotations
