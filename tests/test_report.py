@@ -25,6 +25,7 @@ SECTIONS = (
     "map",
     "accuracy",
     "context",
+    "words",
     "gradcam",
     "videos",
     "quality",

@@ -33,6 +33,7 @@ from instapop.media_types import IMAGE, VIDEO
 from instapop.runfolder import RunFolder
 
 if TYPE_CHECKING:
+    from instapop.datasets import Dataset
     from instapop.embed.backbone import Lite0
     from instapop.embed.extract import FeatureSet
 
@@ -268,6 +269,20 @@ def explain_videos(run: RunInputs, model, backbone: Lite0, progress: bool) -> tu
     return explained, skipped
 
 
+def explain_words(run: RunInputs, model, data: Dataset) -> dict:
+    """The ranker's caption terms and score split (:func:`instapop.explain.words.caption_words`)
+    on ``data``, what it was trained on, each term with a strip of its two example posts'
+    thumbnails (``words_<k>.png``)."""
+    from instapop.explain.words import caption_words
+
+    words = caption_words(model, data)
+    column = label_column(run.media, model.n_classes)
+    for number, row in enumerate(words.get("raising", []) + words.get("lowering", []), start=1):
+        examples = _items(run.media, row["examples"], words["media"], column)
+        row["strip"] = save_png(region_strip(examples), run.out / f"words_{number}.png")
+    return words
+
+
 def explain_run(run_dir: Path, config: Config, progress: bool = True) -> Path:
     """Write ``run_dir/explain/``: t-SNE map and regions, Grad-CAM images, video frame importance.
 
@@ -282,6 +297,7 @@ def explain_run(run_dir: Path, config: Config, progress: bool = True) -> Path:
     -------
     Path of ``explain.json``, which names every figure written beside it.
     """
+    from instapop.datasets import RunData
     from instapop.embed.extract import FeatureSet
     from instapop.ingest import load_media
 
@@ -307,6 +323,7 @@ def explain_run(run_dir: Path, config: Config, progress: bool = True) -> Path:
         backbone = lite0_torch()
         result["images"] = explain_images(run, model, backbone, progress)
         result["videos"], result["skipped"] = explain_videos(run, model, backbone, progress)
+        result["words"] = explain_words(run, model, RunData(run_dir).dataset)
     path = folder.explain_json
     path.write_text(json.dumps(result, indent=1))
     return path

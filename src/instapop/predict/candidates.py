@@ -27,6 +27,10 @@ class Candidate:
     percentile : a ranker's predicted within-window percentile; None for a classifier.
     picture, context : how much the picture and the context moved a ranker's score from the
         profile's average post (same units as ``score``); None for a classifier.
+    words : how much the caption's words moved a ranker's score (same units); None for a model
+        without caption words.
+    words_up, words_down : the caption's whole terms (words, hashtags, emoji) that raise / lower
+        the score most, (term, move) each, strongest first; at most three each.
     plan : the planned time and caption given for it (see :class:`Plan`).
     fallbacks : the context inputs that used the profile's typical values instead.
     context_note : one line a person reads about the context: what was assumed, or that the
@@ -49,6 +53,9 @@ class Candidate:
     percentile: float | None = None
     picture: float | None = None
     context: float | None = None
+    words: float | None = None
+    words_up: list[tuple[str, float]] = field(default_factory=list)
+    words_down: list[tuple[str, float]] = field(default_factory=list)
     plan: Plan = field(default_factory=Plan)
     fallbacks: list[str] = field(default_factory=list)
     context_note: str = ""
@@ -75,7 +82,14 @@ class Candidate:
             "percentile": _rounded(self.percentile),
             "contributions": None
             if self.picture is None
-            else {"picture": _rounded(self.picture), "context": _rounded(self.context)},
+            else {
+                "picture": _rounded(self.picture),
+                "context": _rounded(self.context),
+                "words": _rounded(self.words),
+            },
+            "caption_words": None
+            if self.words is None
+            else {"up": _terms(self.words_up), "down": _terms(self.words_down)},
             "context": {
                 "when": self.plan.when,
                 "caption": self.plan.caption,
@@ -94,6 +108,10 @@ class Candidate:
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else round(float(value), 6)
+
+
+def _terms(terms: list[tuple[str, float]]) -> list[dict[str, Any]]:
+    return [{"term": term, "move": _rounded(move)} for term, move in terms]
 
 
 def _data_url(png: bytes | None) -> str | None:

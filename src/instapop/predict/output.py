@@ -14,14 +14,18 @@ def format_ranking(ranked: list[Candidate], names: list[str]) -> str:
 
     The class column shows a classifier's probabilities beside its class; the
     ``picture`` and ``context`` columns (a ranker's score moves, in percentile points)
-    appear when some candidate has them. The context notes follow (once if they are all
-    the same), then the candidates that could not be scored, each with its reason.
+    appear when some candidate has them, and ``words`` (the caption's words' move) with
+    ``caption words`` (the terms that raised it, then after "/" those that lowered it) when
+    some candidate's model reads caption words. The context notes follow (once if they are
+    all the same), then the candidates that could not be scored, each with its reason.
     """
     scored = [c for c in ranked if c.ok]
     moves = any(c.picture is not None for c in scored)
+    words = any(c.words is not None for c in scored)
     header = ["rank", "candidate", "type", "class (probabilities: " + " / ".join(names) + ")", "score"]
     header += ["picture", "context"] if moves else []
-    rows = [[*_cells(c, names), *(_moves(c) if moves else [])] for c in scored]
+    header += ["words", "caption words"] if words else []
+    rows = [[*_cells(c, names), *(_moves(c) if moves else []), *(_words(c) if words else [])] for c in scored]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -45,6 +49,14 @@ def _moves(c: Candidate) -> list[str]:
     if c.picture is None:
         return ["", ""]
     return [f"{100 * c.picture:+.1f}", f"{100 * (c.context or 0.0):+.1f}"]
+
+
+def _words(c: Candidate) -> list[str]:
+    if c.words is None:
+        return ["", ""]
+    up = " ".join(f"{term} {100 * move:+.1f}" for term, move in c.words_up)
+    down = " ".join(f"{term} {100 * move:+.1f}" for term, move in c.words_down)
+    return [f"{100 * c.words:+.1f}", f"{up} / {down}" if up or down else ""]
 
 
 def write_explanations(ranked: list[Candidate], out_dir: Path) -> list[Path]:

@@ -158,7 +158,7 @@ class Predictor:
             share = float(media_type == VIDEO) if video_share is None else video_share
             context, fallbacks = self._context(scorer, plan, place, share)
             score = self._score_image if media_type == IMAGE else self._score_video
-            verdict, heatmap = score(path, scorer, context, explain)
+            verdict, heatmap = score(path, scorer, context, plan.caption, explain)
         except BadInputError as err:  # MediaError from decoding is a BadInputError too
             log.info("not scored: %s", err)
             kind = err.kind if isinstance(err, Refused) else UNREADABLE
@@ -189,7 +189,8 @@ class Predictor:
         """The post's verdict: every item carries its post's label in training, so the mean of theirs.
 
         Classifiers: the mean probabilities. Rankers: the mean percentile, moves and
-        probabilities, the class of the mean percentile by the first item's cuts. A carousel
+        probabilities, the class of the mean percentile by the first item's cuts, the first
+        item's caption terms (the items share the caption). A carousel
         mixing a ranker's items with a classifier's: the mean score, classed by the first
         item's approach.
         """
@@ -207,6 +208,9 @@ class Predictor:
             percentile=score if ranked else None,
             picture=_mean_or_none([item.picture for item in items]),
             context=_mean_or_none([item.context for item in items]),
+            words=_mean_or_none([item.words for item in items]),
+            words_up=tuple(items[0].words_up),
+            words_down=tuple(items[0].words_down),
             fallbacks=fallbacks,
         )
 
@@ -219,6 +223,11 @@ class Predictor:
             verdict.percentile,
             verdict.picture,
             verdict.context,
+        )
+        candidate.words, candidate.words_up, candidate.words_down = (
+            verdict.words,
+            list(verdict.words_up),
+            list(verdict.words_down),
         )
         candidate.fallbacks = list(verdict.fallbacks)
         candidate.context_note = self._context_note(candidate, scorer)
@@ -261,8 +270,14 @@ class Predictor:
         return Candidate(name, "unknown", error=reason, error_kind=UNSUPPORTED)
 
     def _score_image(
-        self, path: Path, scorer: MediaScorer, context: np.ndarray | None, explain: bool
+        self,
+        path: Path,
+        scorer: MediaScorer,
+        context: np.ndarray | None,
+        caption: str | None,
+        explain: bool,
     ) -> tuple[Verdict, bytes | None]:
+        """Verdict of one image with its post's context row and caption; its explanation PNG if asked."""
         from instapop.media import load_image
 
         shown_size = checked_image_size(path, self.limits)
@@ -274,7 +289,7 @@ class Predictor:
         )
         embedding = self.encoder.encode(image[None])[0]  # (D,)
         with self._torch_lock:
-            verdict = scorer.verdict(embedding, context)
+            verdict = scorer.verdict(embedding, context, caption)
             heatmap = None
             if explain:
                 backbone = self._backbone_for_gradcam()
@@ -282,8 +297,14 @@ class Predictor:
         return verdict, heatmap
 
     def _score_video(
-        self, path: Path, scorer: MediaScorer, context: np.ndarray | None, explain: bool
+        self,
+        path: Path,
+        scorer: MediaScorer,
+        context: np.ndarray | None,
+        caption: str | None,
+        explain: bool,
     ) -> tuple[Verdict, bytes | None]:
+        """Verdict of one video with its post's context row and caption; its explanation PNG if asked."""
         from instapop.media import sample_video
 
         check_video_length(path, self.limits)
@@ -299,7 +320,7 @@ class Predictor:
         )
         frames = self.encoder.encode(sample.frames)  # (T, D), one batch per video
         with self._torch_lock:
-            verdict = scorer.verdict(frames, context)
+            verdict = scorer.verdict(frames, context, caption)
             strip = None
             if explain:
                 strip = video_filmstrip(self._backbone_for_gradcam(), sample, frames, scorer, context)

@@ -3,8 +3,8 @@ head (:class:`ClassifierScorer`) or a ranker (:class:`RankerScorer`), whatever t
 
 A classifier's score is its expected class ``sum_k p_k * k`` over N - 1, which rewards a
 confident "top class" above a hesitant one, as the arg-max class alone cannot; a ranker's is its
-predicted within-window percentile, and it says how much the picture and how much the context
-moved the score away from the profile's average post.
+predicted within-window percentile, and it says how much the picture, the context and the
+caption's words moved the score away from the profile's average post.
 """
 
 from __future__ import annotations
@@ -38,7 +38,12 @@ class Verdict:
     probs : class probabilities (a ranker's: ordinal odds around its cuts).
     percentile : a ranker's predicted within-window percentile; None for a classifier.
     picture, context : a ranker's score moves from the profile's average post, due to the
-        picture and due to the context; None for a classifier.
+        picture and due to the context (timing, the post's shape, the caption's counts); None for
+        a classifier.
+    words : a ranker's score move due to the caption's words (0 for the typical caption: none
+        given); None for a model without caption words.
+    words_up, words_down : the caption's whole terms that raise / lower the score most, (term,
+        move) each, strongest first (:func:`instapop.explain.captions.caption_pushes`).
     fallbacks : context inputs replaced by the profile's typical values (``candidate_context``).
     """
 
@@ -48,6 +53,9 @@ class Verdict:
     percentile: float | None = None
     picture: float | None = None
     context: float | None = None
+    words: float | None = None
+    words_up: tuple[tuple[str, float], ...] = ()
+    words_down: tuple[tuple[str, float], ...] = ()
     fallbacks: tuple[str, ...] = ()
 
 
@@ -66,16 +74,20 @@ def verdict_from_probs(probs: np.ndarray) -> Verdict:
 class MediaScorer(Protocol):
     """How one media type's saved approach scores and explains (see :class:`ClassifierScorer`).
 
-    ``uses_context`` says whether the approach reads the context row; ``context_defaults``
-    is what it saved about the profile for :func:`instapop.context.candidate_context`.
+    ``uses_context`` says whether the approach reads the context row or the caption;
+    ``context_defaults`` is what it saved about the profile for
+    :func:`instapop.context.candidate_context`.
     """
 
     approach: str
     uses_context: bool
     context_defaults: dict[str, Any] | None
 
-    def verdict(self, embedding: np.ndarray, context: np.ndarray | None) -> Verdict:
-        """Verdict of one item: an image's (D,) embedding or a video's (T, D) frame embeddings."""
+    def verdict(
+        self, embedding: np.ndarray, context: np.ndarray | None, caption: str | None = None
+    ) -> Verdict:
+        """Verdict of one item: an image's (D,) embedding or a video's (T, D) frame embeddings,
+        with its context row and its planned caption (None: not given)."""
         ...
 
     def classify(self, scores: np.ndarray) -> np.ndarray:
@@ -99,7 +111,9 @@ class ClassifierScorer:
         self.media_type = media_type
         self.approach = model.image_approach if media_type == IMAGE else model.video_approach
 
-    def verdict(self, embedding: np.ndarray, context: np.ndarray | None) -> Verdict:
+    def verdict(
+        self, embedding: np.ndarray, context: np.ndarray | None, caption: str | None = None
+    ) -> Verdict:
         if self.media_type == IMAGE:
             return verdict_from_probs(self.model.predict_images(embedding[None])[0])
         return verdict_from_probs(self.model.predict_videos(embedding[None])[0])
@@ -114,7 +128,8 @@ class ClassifierScorer:
 
 
 class RankerScorer:
-    """A ranker (``instapop.models.ranker.Ranker``): percentile, picture/context moves, context read.
+    """A ranker (``instapop.models.ranker.Ranker``): percentile, picture/context/words moves,
+    context and caption read.
 
     The typical context it assumes for what a user does not give is its own training mean
     (so that "typical" moves its score by 0), with the last post's time, the typical
@@ -131,7 +146,7 @@ class RankerScorer:
         self.media_type = media_type
         self.n_classes = model.n_classes
         self.approach = model.image_approach if media_type == IMAGE else model.video_approach
-        self.uses_context = bool(ranker.context_columns)
+        self.uses_context = bool(ranker.context_columns) or bool(ranker.words_weight_factor)
         self._columns = [CONTEXT_COLUMNS.index(c) for c in ranker.context_columns]
         means = dict(zip(ranker.context_columns, ranker.context_mean.tolist(), strict=True))
         base = saved or dict.fromkeys(("last_post", "typical_hour", "typical_weekday"), None)
@@ -141,12 +156,29 @@ class RankerScorer:
     def _context(self, context: np.ndarray | None) -> np.ndarray | None:
         return None if context is None or not self.uses_context else np.asarray(context)[self._columns][None]
 
-    def verdict(self, embedding: np.ndarray, context: np.ndarray | None) -> Verdict:
+    def _words(
+        self, caption: str | None
+    ) -> tuple[float | None, list[tuple[str, float]], list[tuple[str, float]]]:
+        """The caption's words part and its strongest terms each way; None without caption words,
+        0 for a caption not given (the typical caption is the training mean)."""
+        from instapop.explain.captions import caption_pushes
+
+        if not self.ranker.words_weight_factor:
+            return None, [], []
+        if caption is None:
+            return 0.0, [], []
+        up, down = caption_pushes(self.ranker, caption)
+        return float(self.ranker.words_part([caption])[0]), up, down
+
+    def verdict(
+        self, embedding: np.ndarray, context: np.ndarray | None, caption: str | None = None
+    ) -> Verdict:
         from instapop.models.ranker import picture_features
 
         picture = picture_features(self.media_type, np.asarray(embedding, dtype=np.float64)[None])
         picture_part, context_part = self.ranker.contributions(picture, self._context(context))
-        score = self.ranker.intercept + picture_part + context_part
+        words, up, down = self._words(caption)
+        score = self.ranker.intercept + picture_part + context_part + (words or 0.0)
         return Verdict(
             int(self.ranker.classes(score, self.n_classes)[0]),
             float(score[0]),
@@ -154,6 +186,9 @@ class RankerScorer:
             percentile=float(score[0]),
             picture=float(picture_part[0]),
             context=float(context_part[0]),
+            words=words,
+            words_up=tuple(up),
+            words_down=tuple(down),
         )
 
     def classify(self, scores: np.ndarray) -> np.ndarray:
@@ -186,8 +221,10 @@ class BorrowedScorer:
         embedding = np.asarray(embedding, dtype=np.float32)
         return embedding.mean(axis=0) if self.inner_type == IMAGE else embedding[None]
 
-    def verdict(self, embedding: np.ndarray, context: np.ndarray | None) -> Verdict:
-        return self.inner.verdict(self._as_inner(embedding), context)
+    def verdict(
+        self, embedding: np.ndarray, context: np.ndarray | None, caption: str | None = None
+    ) -> Verdict:
+        return self.inner.verdict(self._as_inner(embedding), context, caption)
 
     def classify(self, scores: np.ndarray) -> np.ndarray:
         return self.inner.classify(scores)

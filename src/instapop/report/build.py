@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from instapop.media_types import IMAGE, VIDEO
-from instapop.report import accuracy, sections
+from instapop.report import accuracy, sections, words
 from instapop.report.html import Section, esc, image, page
 from instapop.report.run_files import RunFiles, load_run
 from instapop.targets import VIEW_TARGETS
@@ -127,6 +127,7 @@ def report_sections(run: RunFiles) -> list[Section]:
         sections.map_section(run),
         accuracy.accuracy_section(run),
         sections.context_section(run),
+        words.words_section(run),
         sections.gradcam_section(run),
         sections.videos_section(run),
         sections.quality_section(run),

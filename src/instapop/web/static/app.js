@@ -166,6 +166,16 @@ function points(x) {
   return x >= 0 ? `+${value}` : `−${value.slice(1)}`;
 }
 
+// The caption's terms that moved its words part, strongest first; "" when none did.
+function captionWordsText(captionWords) {
+  if (!captionWords) return "";
+  const list = (terms) => terms.map((t) => `${t.term} ${points(t.move)}`).join(", ");
+  const parts = [];
+  if (captionWords.up.length) parts.push(`raised by ${list(captionWords.up)}`);
+  if (captionWords.down.length) parts.push(`lowered by ${list(captionWords.down)}`);
+  return parts.length ? `Caption words: ${parts.join("; ")}` : "";
+}
+
 function verdictText(candidate) {
   if (candidate.percentile !== null) {
     return `${candidate.class_name} (predicted percentile ${Math.round(candidate.percentile * 100)})`;
@@ -209,7 +219,7 @@ function card(candidate) {
     node.classList.add("failed");
     node.querySelector(".rank").textContent = "✕";
     node.querySelector(".verdict").replaceWith(element("div", "reason", candidate.error));
-    for (const part of [".bar", ".score", ".moves", ".plan", ".note"]) node.querySelector(part).remove();
+    for (const part of [".bar", ".score", ".moves", ".words", ".plan", ".note"]) node.querySelector(part).remove();
     button.remove();
     return node;
   }
@@ -222,11 +232,16 @@ function card(candidate) {
   const moves = candidate.contributions;
   const movesBox = node.querySelector(".moves");
   if (moves) {
-    movesBox.textContent = `picture ${points(moves.picture)} · context ${points(moves.context)} percentile points ` +
-      "against the profile's average post";
+    const words = moves.words === null ? "" : ` · words ${points(moves.words)}`;
+    movesBox.textContent = `picture ${points(moves.picture)} · context ${points(moves.context)}${words} ` +
+      "percentile points against the profile's average post";
   } else {
     movesBox.remove();
   }
+  const termsBox = node.querySelector(".words");
+  const terms = captionWordsText(candidate.caption_words);
+  if (terms) termsBox.textContent = terms;
+  else termsBox.remove();
   node.querySelector(".note").textContent = candidate.context.note;
   planInputs(node, candidate);
   heatmapToggle(button, previewBox, original, candidate.heatmap, candidate.media_type);
