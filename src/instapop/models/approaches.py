@@ -26,6 +26,8 @@ approach           media   trained on
 ``majority``       both    the training folds' most common class (baseline)
 ``logreg``         both    logistic regression on clean embeddings (videos: the time-max of the
                            frame embeddings), its C chosen by inner CV (baseline)
+``ranker_pooled``  both    the ranker on images and videos together, a media flag among the context
+                           (:mod:`.pooled`, registered when :mod:`instapop.models` is imported)
 =================  ======  =========================================================================
 """
 
@@ -360,7 +362,7 @@ class VideoToImageApproach(_HeadOnImages):
 # --------------------------------------------------------------------------- beyond the paper
 
 
-def _context(problem: Problem) -> tuple[np.ndarray, tuple[str, ...]]:
+def ranker_context(problem: Problem) -> tuple[np.ndarray, tuple[str, ...]]:
     """(n, C) context features of the problem's items, and the column names (C may be 0)."""
     context = problem.data.context.get(problem.media)
     if context is None:
@@ -371,7 +373,7 @@ def _context(problem: Problem) -> tuple[np.ndarray, tuple[str, ...]]:
 def fit_ranker(problem: Problem, rows: np.ndarray, seed: int) -> Ranker:
     """A :class:`~instapop.models.ranker.Ranker` fitted on ``rows`` of the problem's items only."""
     items, config = problem.items, problem.config
-    context, columns = _context(problem)
+    context, columns = ranker_context(problem)
     embeddings = problem.data.image_views if problem.media == IMAGE else problem.data.video_frames
     return Ranker.fit(
         problem.media,
@@ -415,7 +417,7 @@ class RankerApproach(Approach):
         probs, scores = [], []
         for member, (train, val) in enumerate(zip(split.train, split.val, strict=True)):
             ranker = fit_ranker(problem, train.numpy(), problem.seed(self.name, member))
-            context, _ = _context(problem)
+            context, _ = ranker_context(problem)
             embeddings = problem.data.image_views if problem.media == IMAGE else problem.data.video_frames
             rows = val.numpy()
             picture = picture_features(problem.media, embeddings[rows])
