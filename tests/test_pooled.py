@@ -82,10 +82,10 @@ def test_cv_never_trains_on_an_item_of_a_scored_post(data, media, monkeypatch) -
     own = pooled.offset[media]
     for rows, train, val in zip(seen, split.train, split.val, strict=True):
         scored_posts = items.groups[val.numpy()]
-        assert not np.isin(pooled.groups[rows], scored_posts).any()
+        assert not np.isin(pooled.items.groups[rows], scored_posts).any()
         # and nothing else is held back: every own training item, every other item outside those posts
-        others = np.setdiff1d(np.arange(len(pooled.groups)), own + np.arange(len(items)))
-        allowed = others[~np.isin(pooled.groups[others], scored_posts)]
+        others = np.setdiff1d(np.arange(len(pooled.items.groups)), own + np.arange(len(items)))
+        allowed = others[~np.isin(pooled.items.groups[others], scored_posts)]
         assert set(rows) == set(train.numpy() + own) | set(allowed)
 
 

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from instapop.config import Config
+from instapop.datasets import MediaSet
 from instapop.media_types import IMAGE, VIDEO, other_media
 from instapop.models.approaches import (
     Fitted,
@@ -42,9 +43,10 @@ from instapop.models.approaches import (
     RankerApproach,
     ranker_context,
     register,
+    scored_outcome,
 )
-from instapop.models.crossval import Outcome, assemble, items_outside
-from instapop.models.ranker import Ranker, picture_features
+from instapop.models.crossval import Outcome, items_outside
+from instapop.models.ranker import Ranker, fit_items, picture_features
 
 MEDIA_FLAG = "is_video"  # the extra context column: 1 for a video, 0 for an image
 POOLED = "image+video"  # the pooled ranker's ``media`` (a ranker of one type says "image" or "video")
@@ -52,15 +54,12 @@ POOLED = "image+video"  # the pooled ranker's ``media`` (a ranker of one type sa
 
 @dataclasses.dataclass(frozen=True)
 class PooledItems:
-    """Images then videos as one table of ranker inputs; ``offset[media]`` is where a type's rows start."""
+    """Images then videos as one set of ranker inputs; ``offset[media]`` is where a type's rows start."""
 
+    items: MediaSet  # both types' items: targets, classes, posts and captions
     picture: np.ndarray  # (n_images + n_videos, D)
     context: np.ndarray  # (n, C + 1), the media flag last
     columns: tuple[str, ...]
-    percentile: np.ndarray
-    labels: dict[int, np.ndarray]
-    groups: np.ndarray
-    captions: np.ndarray
     offset: dict[str, int]
 
     @classmethod
@@ -74,37 +73,33 @@ class PooledItems:
             context, columns = ranker_context(typed)
             flag = np.full((len(typed.items), 1), 1.0 if media == VIDEO else 0.0)
             contexts.append(np.hstack([context, flag]))
-        items = [typed.items for typed in types.values()]
         return cls(
+            items=_joined(data.images, data.videos),
             picture=np.concatenate(pictures),
             context=np.concatenate(contexts),
             columns=(*columns, MEDIA_FLAG),
-            percentile=np.concatenate([i.percentile for i in items]),
-            labels={n: np.concatenate([i.labels[n] for i in items]) for n in data.n_classes},
-            groups=np.concatenate([i.groups for i in items]),
-            captions=np.concatenate([i.captions for i in items]),
             offset={IMAGE: 0, VIDEO: len(data.images)},
         )
 
     def fit(self, rows: np.ndarray, config: Config, seed: int) -> Ranker:
-        """The pooled ranker fitted on ``rows`` (pooled indices) only, as ``fit_ranker`` fits one type's."""
-        return Ranker.fit(
-            POOLED,
-            self.picture,
-            self.context,
-            self.percentile,
-            self.labels,
-            self.groups,
-            rows,
-            config.ranker_alphas,
-            config.inner_splits,
-            seed,
-            self.columns,
-            config.ranker_context_weights,
-            captions=self.captions,
-            words_weights=config.ranker_words_weights,
-            words_max_features=config.ranker_words_max_features,
-        )
+        """The pooled ranker fitted on ``rows`` (pooled indices) only."""
+        return fit_items(config, POOLED, self.picture, self.context, self.columns, self.items, rows, seed)
+
+
+def _joined(first: MediaSet, second: MediaSet) -> MediaSet:
+    """The items of ``first`` then of ``second``, every per-item field (the labels of the N both carry)."""
+
+    def join(a: Any, b: Any) -> Any:
+        if isinstance(a, dict):
+            return {key: join(a[key], b[key]) for key in a if key in b}
+        return a + b if isinstance(a, list) else np.concatenate([a, b])
+
+    return MediaSet(
+        **{
+            f.name: join(getattr(first, f.name), getattr(second, f.name))
+            for f in dataclasses.fields(MediaSet)
+        }
+    )
 
 
 def _as(problem: Problem, media: str) -> Problem:
@@ -150,22 +145,22 @@ class PooledRankerApproach(RankerApproach):
     also_reads = (IMAGE, VIDEO)  # a row of either type reads the other's items: its checkpoint key too
 
     def cross_validate(self, problem: Problem) -> Outcome:
-        split, n, pooled = problem.split, problem.n_classes, PooledItems.of(problem)
+        split, pooled = problem.split, PooledItems.of(problem)
         probs, scores = [], []
         for member, (train, val) in enumerate(zip(split.train, split.val, strict=True)):
             rows = training_rows(problem, pooled, train.numpy(), val.numpy())
             ranker = pooled.fit(rows, problem.config, problem.seed(self.name, member))
             scored = val.numpy() + pooled.offset[problem.media]
-            score = ranker.score(pooled.picture[scored], pooled.context[scored], pooled.captions[scored])
-            scores.append(score[:, None])
-            probs.append(ranker.predict_proba(score, n))
-        shape = (problem.config.n_repeats, len(problem.items), n)
-        score_grid = assemble(split.val, scores, (*shape[:2], 1))[..., 0]
-        return Outcome(assemble(split.val, probs, shape), [None] * len(split.train), scores=score_grid)
+            score = ranker.score(
+                pooled.picture[scored], pooled.context[scored], pooled.items.captions[scored]
+            )
+            scores.append(score)
+            probs.append(ranker.predict_proba(score, problem.n_classes))
+        return scored_outcome(problem, scores, probs)
 
     def fit_final(self, problem: Problem, epochs: int) -> Fitted:
         pooled = PooledItems.of(problem)
-        every = np.arange(len(pooled.percentile))
+        every = np.arange(len(pooled.items))
         ranker = pooled.fit(every, problem.config, problem.seed("final", self.name))
         head = for_media(ranker, problem.media).head(problem.n_classes)
         trained_on = {media: len(_as(problem, media).items) for media in (IMAGE, VIDEO)}
