@@ -48,7 +48,7 @@ from instapop.models.approaches import (
 from instapop.models.crossval import Outcome, items_outside
 from instapop.models.ranker import Ranker, fit_items, picture_features
 
-MEDIA_FLAG = "is_video"  # the extra context column: 1 for a video, 0 for an image
+MEDIA_FLAG = "is_video"  # the extra context column (:func:`_flag`)
 POOLED = "image+video"  # the pooled ranker's ``media`` (a ranker of one type says "image" or "video")
 
 
@@ -71,7 +71,7 @@ class PooledItems:
         contexts = []
         for media, typed in types.items():
             context, columns = ranker_context(typed)
-            flag = np.full((len(typed.items), 1), 1.0 if media == VIDEO else 0.0)
+            flag = np.full((len(typed.items), 1), _flag(media))
             contexts.append(np.hstack([context, flag]))
         return cls(
             items=_joined(data.images, data.videos),
@@ -102,6 +102,11 @@ def _joined(first: MediaSet, second: MediaSet) -> MediaSet:
     )
 
 
+def _flag(media: str) -> float:
+    """The media flag's value for an item of ``media``."""
+    return 1.0 if media == VIDEO else 0.0
+
+
 def _as(problem: Problem, media: str) -> Problem:
     """The same problem seen from ``media``'s side (its items, its context)."""
     return dataclasses.replace(problem, media=media)
@@ -120,8 +125,7 @@ def for_media(pooled: Ranker, media: str) -> Ranker:
     from that type's :func:`~instapop.models.ranker.picture_features` and context columns."""
     flag = pooled.context_columns.index(MEDIA_FLAG)
     keep = [i for i in range(len(pooled.context_columns)) if i != flag]
-    value = 1.0 if media == VIDEO else 0.0
-    shift = (value - pooled.context_mean[flag]) * pooled.context_weight[flag]
+    shift = (_flag(media) - pooled.context_mean[flag]) * pooled.context_weight[flag]
     weight, mean = pooled.picture_weight, pooled.picture_mean
     if media == VIDEO:  # a video's picture features are [frame mean, frame max]: the max is not read
         weight, mean = np.concatenate([weight, np.zeros_like(weight)]), np.concatenate([mean, mean])
