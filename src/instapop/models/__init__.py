@@ -10,6 +10,10 @@
 
 from __future__ import annotations
 
+# Registers ``ranker_pooled`` in the approaches' registry: every reader of the registry imports
+# instapop.models.approaches, hence this package first (pooled.py imports approaches, so
+# approaches.py cannot import it back).
+from instapop.models import pooled  # noqa: F401
 from instapop.models.dense import ImageHead, MaxOverTime
 from instapop.models.fit import FitResult, Input, fit, predict_proba, training_threads
 from instapop.models.gru import VideoGRU

@@ -26,6 +26,8 @@ approach           media   trained on
 ``majority``       both    the training folds' most common class (baseline)
 ``logreg``         both    logistic regression on clean embeddings (videos: the time-max of the
                            frame embeddings), its C chosen by inner CV (baseline)
+``ranker_pooled``  both    the ranker on images and videos together, a media flag among the context
+                           (:mod:`.pooled`, registered when :mod:`instapop.models` is imported)
 =================  ======  =========================================================================
 """
 
@@ -59,7 +61,7 @@ from instapop.models.dense import ImageHead, MaxOverTime
 from instapop.models.fit import Input, fit
 from instapop.models.gru import VideoGRU
 from instapop.models.layers import seeded_init
-from instapop.models.ranker import Ranker, inner_folds, picture_features
+from instapop.models.ranker import Ranker, fit_items, inner_folds, picture_features
 
 
 @dataclass(frozen=True)
@@ -360,7 +362,7 @@ class VideoToImageApproach(_HeadOnImages):
 # --------------------------------------------------------------------------- beyond the paper
 
 
-def _context(problem: Problem) -> tuple[np.ndarray, tuple[str, ...]]:
+def ranker_context(problem: Problem) -> tuple[np.ndarray, tuple[str, ...]]:
     """(n, C) context features of the problem's items, and the column names (C may be 0)."""
     context = problem.data.context.get(problem.media)
     if context is None:
@@ -370,26 +372,18 @@ def _context(problem: Problem) -> tuple[np.ndarray, tuple[str, ...]]:
 
 def fit_ranker(problem: Problem, rows: np.ndarray, seed: int) -> Ranker:
     """A :class:`~instapop.models.ranker.Ranker` fitted on ``rows`` of the problem's items only."""
-    items, config = problem.items, problem.config
-    context, columns = _context(problem)
+    context, columns = ranker_context(problem)
     embeddings = problem.data.image_views if problem.media == IMAGE else problem.data.video_frames
-    return Ranker.fit(
-        problem.media,
-        picture_features(problem.media, embeddings),
-        context,
-        items.percentile,
-        items.labels,
-        items.groups,
-        rows,
-        config.ranker_alphas,
-        config.inner_splits,
-        seed,
-        columns,
-        config.ranker_context_weights,
-        captions=items.captions,
-        words_weights=config.ranker_words_weights,
-        words_max_features=config.ranker_words_max_features,
-    )
+    picture = picture_features(problem.media, embeddings)
+    return fit_items(problem.config, problem.media, picture, context, columns, problem.items, rows, seed)
+
+
+def scored_outcome(problem: Problem, scores: list[np.ndarray], probs: list[np.ndarray]) -> Outcome:
+    """The Outcome of a ranker's fold members: each one's scores (n_val,) and class probabilities
+    (n_val, N) of its validation fold."""
+    split, shape = problem.split, (problem.config.n_repeats, len(problem.items), problem.n_classes)
+    score_grid = assemble(split.val, [s[:, None] for s in scores], (*shape[:2], 1))[..., 0]
+    return Outcome(assemble(split.val, probs, shape), [None] * len(split.train), scores=score_grid)
 
 
 @register
@@ -415,16 +409,14 @@ class RankerApproach(Approach):
         probs, scores = [], []
         for member, (train, val) in enumerate(zip(split.train, split.val, strict=True)):
             ranker = fit_ranker(problem, train.numpy(), problem.seed(self.name, member))
-            context, _ = _context(problem)
+            context, _ = ranker_context(problem)
             embeddings = problem.data.image_views if problem.media == IMAGE else problem.data.video_frames
             rows = val.numpy()
             picture = picture_features(problem.media, embeddings[rows])
             score = ranker.score(picture, context[rows], items.captions[rows])
-            scores.append(score[:, None])
+            scores.append(score)
             probs.append(ranker.predict_proba(score, n))
-        shape = (problem.config.n_repeats, len(items), n)
-        score_grid = assemble(split.val, scores, (*shape[:2], 1))[..., 0]
-        return Outcome(assemble(split.val, probs, shape), [None] * len(split.train), scores=score_grid)
+        return scored_outcome(problem, scores, probs)
 
     def fit_final(self, problem: Problem, epochs: int) -> Fitted:
         ranker = fit_ranker(problem, np.arange(len(problem.items)), problem.seed("final", self.name))

@@ -77,14 +77,20 @@ def inner_holdout(
     return rows[held_out]
 
 
+def items_outside(held_out: np.ndarray, held_out_groups: np.ndarray, other_groups: np.ndarray) -> np.ndarray:
+    """The other media type's items (rows of ``other_groups``) whose post has none of the
+    ``held_out`` rows (of ``held_out_groups``): a carousel's image must not teach the score of
+    its own video."""
+    return np.flatnonzero(~np.isin(other_groups, held_out_groups[held_out]))
+
+
 def images_outside(split: Split, data: Dataset) -> tuple[torch.Tensor, ...]:
     """For each member, the images whose post has no video in its validation or callback rows."""
     rows = []
     for val, callback in zip(split.val, split.callback, strict=True):
-        val_posts = data.videos.groups[np.concatenate([val.numpy(), callback.numpy()])]
-        rows.append(torch.from_numpy(np.flatnonzero(~np.isin(data.images.groups, val_posts))))
+        held_out = np.concatenate([val.numpy(), callback.numpy()])
+        rows.append(torch.from_numpy(items_outside(held_out, data.videos.groups, data.images.groups)))
     return tuple(rows)
-
 
 
 @dataclass

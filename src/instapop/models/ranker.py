@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.linalg
@@ -43,6 +43,10 @@ from torch import nn
 
 from instapop.media_types import IMAGE, VIDEO
 from instapop.models.captions import PARTS, CaptionCounts, CaptionWords, post_rows
+
+if TYPE_CHECKING:
+    from instapop.config import Config
+    from instapop.datasets import MediaSet
 
 
 def picture_features(media: str, embeddings: np.ndarray) -> np.ndarray:
@@ -530,6 +534,37 @@ class Ranker:
             sizes |= {"words_weight": n_words, "words_mean": n_words}
             sizes |= {_idf_name(part): len(terms[part]) for part in PARTS}
         return sizes
+
+
+def fit_items(
+    config: Config,
+    media: str,
+    picture: np.ndarray,
+    context: np.ndarray,
+    columns: tuple[str, ...],
+    items: MediaSet,
+    rows: np.ndarray,
+    seed: int,
+) -> Ranker:
+    """:meth:`Ranker.fit` on ``rows`` of ``items`` (their percentiles, classes, posts and captions)
+    with ``config``'s ranker settings; ``picture`` and ``context`` are aligned with ``items``."""
+    return Ranker.fit(
+        media,
+        picture,
+        context,
+        items.percentile,
+        items.labels,
+        items.groups,
+        rows,
+        config.ranker_alphas,
+        config.inner_splits,
+        seed,
+        columns,
+        config.ranker_context_weights,
+        captions=items.captions,
+        words_weights=config.ranker_words_weights,
+        words_max_features=config.ranker_words_max_features,
+    )
 
 
 _BLOCK_TENSORS = (

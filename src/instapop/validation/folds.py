@@ -117,7 +117,7 @@ class MediaPlan:
 
     ``outer`` says why no approach can run (the items cannot make stratified folds);
     ``inner`` why the neural approaches cannot (no inner split to pick their epoch), while the
-    others, which need none, still run; ``no_percentile`` why the ranker cannot (a media table
+    others, which need none, still run; ``no_percentile`` why the rankers cannot (a media table
     written before the within-window percentile existed).
     """
 
@@ -133,7 +133,7 @@ class MediaPlan:
             return self.outer
         if approach(name).neural and self.inner is not None:
             return self.inner
-        return self.no_percentile if name == "ranker" else None
+        return self.no_percentile if approach(name).predicts == "percentile" else None
 
 
 def plan_media(items: MediaSet, media: str, n_classes: int, config: Config) -> MediaPlan:
