@@ -46,23 +46,42 @@ def test_choice_is_the_best_cv_accuracy_and_logreg_competes(cv) -> None:
         ("video", ("video", "image_to_video", "video_to_image", "ranker", "logreg")),
     ):
         approach, reason = choose_approach(cv, media, 3)
-        best = max(row_of(cv, media, a, 3)["accuracy"]["mean"] for a in candidates)
-        assert row_of(cv, media, approach, 3)["accuracy"]["mean"] >= best - 0.005
-        assert reason.startswith(f"{approach} had the best") and "majority-class baseline" in reason
+        best = max((row_of(cv, media, a, 3)["accuracy"] for a in candidates), key=lambda m: m["mean"])
+        assert row_of(cv, media, approach, 3)["accuracy"]["mean"] >= best["ci95"][0]  # inside its interval
+        assert reason.startswith(f"{approach} had ") and "majority-class baseline" in reason
     rigged = json.loads(json.dumps(cv))
-    row_of(rigged, "image", "logreg", 3)["accuracy"]["mean"] = 0.99
+    rig(rigged, "logreg", (0.99, 0.97, 1.0), (0.5, 0.4, 0.6))
     assert choose_approach(rigged, "image", 3)[0] == "logreg"
 
 
-def test_spearman_breaks_a_tie_in_accuracy(cv) -> None:
+def rig(cv: dict, name: str, accuracy: tuple, spearman: tuple, media: str = "image") -> None:
+    """Set a row's accuracy and Spearman at N=3: (mean, interval low, interval high)."""
+    row = row_of(cv, media, name, 3)
+    for metric, (mean, low, high) in (("accuracy", accuracy), ("spearman", spearman)):
+        row[metric]["mean"], row[metric]["ci95"] = mean, [low, high]
+
+
+def test_spearman_breaks_a_tie_in_accuracy_and_a_difference_inside_the_interval_picks_the_simpler(cv) -> None:
     rigged = json.loads(json.dumps(cv))
-    for name, accuracy, rho in (("image", 0.9, 0.2), ("ranker", 0.897, 0.5), ("logreg", 0.8, 0.9)):
-        row = row_of(rigged, "image", name, 3)
-        row["accuracy"]["mean"], row["spearman"]["mean"] = accuracy, rho
+    rig(rigged, "image", (0.9, 0.88, 0.92), (0.2, 0.1, 0.3))
+    rig(rigged, "ranker", (0.897, 0.877, 0.917), (0.5, 0.45, 0.55))
+    rig(rigged, "logreg", (0.8, 0.78, 0.82), (0.9, 0.85, 0.95))  # outside the best accuracy's interval
     approach, reason = choose_approach(rigged, "image", 3)
     assert approach == "ranker" and "the best Spearman among equal CV accuracies" in reason
-    row_of(rigged, "image", "ranker", 3)["accuracy"]["mean"] = 0.89  # 0.01 behind: no longer a tie
+    rig(rigged, "ranker", (0.85, 0.83, 0.87), (0.5, 0.45, 0.55))  # below the best's interval: no tie
     assert choose_approach(rigged, "image", 3)[0] == "image"
+    rig(rigged, "ranker", (0.897, 0.877, 0.917), (0.5, 0.3, 0.7))
+    rig(rigged, "logreg", (0.89, 0.87, 0.91), (0.4, 0.3, 0.5))  # inside the ranker's Spearman interval
+    approach, reason = choose_approach(rigged, "image", 3)
+    assert approach == "logreg" and "is simpler" in reason
+
+
+def test_a_media_type_too_small_to_validate_is_left_to_the_others_model(data, cv, tmp_path) -> None:
+    few = dataclasses.replace(data, videos=data.videos.take(np.arange(20)))
+    few = dataclasses.replace(few, video_frames=data.video_frames[:20], video_thumbs=data.video_thumbs[:20])
+    model = load_model(train_final(few, cv, CONFIG, 3, tmp_path / "model"))
+    assert model.video_approach is None and model.scored_by("video") == "image"
+    assert model.config["choice"]["video"].startswith("too few videos to validate (n = 20); ")
 
 
 def skip(cv: dict, media: str, approaches: set[str], reason: str) -> dict:
@@ -78,9 +97,9 @@ def skip(cv: dict, media: str, approaches: set[str], reason: str) -> dict:
 
 def test_a_skipped_approach_never_wins_and_a_media_type_with_none_gets_no_model(data, cv, tmp_path) -> None:
     rigged = json.loads(json.dumps(cv))
-    for approach in ("video", "image_to_video", "video_to_image", "ranker"):
-        row_of(rigged, "video", approach, 3)["accuracy"]["mean"] = 0.0
-    row_of(rigged, "video", "video", 3)["accuracy"]["mean"] = 0.99
+    for approach in ("video", "image_to_video", "video_to_image", "ranker", "logreg"):
+        rig(rigged, approach, (0.0, 0.0, 0.05), (0.0, -0.1, 0.1), media="video")
+    rig(rigged, "video", (0.99, 0.97, 1.0), (0.5, 0.4, 0.6), media="video")
     assert choose_approach(rigged, "video", 3)[0] == "video"
     approach, reason = choose_approach(skip(rigged, "video", {"video"}, "too few"), "video", 3)
     assert approach == "logreg" and "video skipped" in reason

@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from instapop.config import Config
-from instapop.cv_rows import MAJORITY, CVRow, cv_rows, find_row
+from instapop.cv_rows import MAJORITY, MIN_VALIDATED_ITEMS, CVRow, cv_rows, find_row
 from instapop.datasets import Dataset, MediaSet
 from instapop.errors import InstapopError
 from instapop.labels import rolling_windows
@@ -65,30 +65,41 @@ def _spearman(row: CVRow) -> float:
     return -1.0 if rho is None else rho
 
 
+def _lower(row: CVRow, metric: str) -> float:
+    """The lower end of a metric's 95 % interval; mean - ``_TIE`` for rows written without one."""
+    figure = row.metrics[metric]
+    if figure.mean is None:
+        return -1.0
+    return figure.ci95[0] if figure.ci95 is not None else figure.mean - _TIE
+
+
 def _fmt(row: CVRow) -> str:
     accuracy = row.metrics["accuracy"]
     return f"{accuracy.mean:.3f} ± {accuracy.std:.3f}"
 
 
 CHOICE_RULE = (
-    "the best mean CV accuracy at the model's N; accuracies within 0.005 of the best count as a tie, "
-    "which the higher Spearman correlation with the within-window percentile breaks"
+    "the best mean CV accuracy at the model's N; accuracies inside the best's 95 % interval count as a "
+    "tie, which the higher Spearman correlation with the within-window percentile breaks, unless that "
+    "Spearman is inside the interval of a simpler approach's, which then wins"
 )
 # How a model scores the media type it has no approach for (the model card says it in these words).
 BORROWED = (
     "{media}s are scored by the {other} model, on the picture they share: a video's frames averaged "
     "are a picture, a picture is a video whose every frame shows it (as a reel known by its cover)."
 )
-_TIE = 0.005  # half the usual spread of accuracy over repeats (0.01 on 800 items): noise, not skill
+_TIE = 0.005  # rows without intervals (before schema 4): half the usual spread of accuracy over repeats
 
 
 def choose_approach(cv_results: dict[str, Any], media: str, n_classes: int) -> tuple[str | None, str]:
     """The candidate chosen by :data:`CHOICE_RULE`, and why.
 
-    Accuracy first because the classes are what a user reads; among approaches within
-    ``_TIE`` of the best accuracy, the one that orders posts best (Spearman) wins, since a
-    user also ranks candidates by the score. Remaining ties: registration order (the
-    paper's approaches first). A skipped approach (its row holds ``skipped``) never wins.
+    Accuracy first because the classes are what a user reads; among approaches inside the
+    best accuracy's 95 % interval, the one that orders posts best (Spearman) wins, since a
+    user also ranks candidates by the score; but where its Spearman lead is inside its own
+    interval, the cheapest of those it leads (``Approach.cost``) wins: a choice never rests on
+    a difference the data cannot tell from noise. Rows written without intervals count
+    ``_TIE`` as their interval. A skipped approach (its row holds ``skipped``) never wins.
 
     Returns
     -------
@@ -109,15 +120,23 @@ def choose_approach(cv_results: dict[str, Any], media: str, n_classes: int) -> t
             skipped = f"every {media} approach was skipped at N={n_classes}"
             return None, f"no {media} model: {skipped} ({'; '.join(reasons)})"
         return None, f"no {media} cross-validation results at N={n_classes}"
-    top = max(_accuracy(rows[a]) for a in present)
-    tied = [a for a in present if _accuracy(rows[a]) >= top - _TIE]
-    best = max(tied, key=lambda a: _spearman(rows[a]))  # max keeps the first of equals
+    leader = max(present, key=lambda a: _accuracy(rows[a]))  # max keeps the first of equals
+    tied = [a for a in present if _accuracy(rows[a]) >= _lower(rows[leader], "accuracy")]
+    ranked = max(tied, key=lambda a: _spearman(rows[a]))
+    # A difference inside the interval is no reason for the costlier approach: the simplest whose
+    # Spearman reaches the best one's lower bound wins.
+    level = [a for a in tied if _spearman(rows[a]) >= _lower(rows[ranked], "spearman")]
+    best = min(level, key=lambda a: approach(a).cost)
     others = ", ".join(
         f"{a} {_fmt(rows[a]) if a in present else 'skipped'}"
         for a in candidates
         if a != best and rows[a] is not None
     )
-    how = "the best CV accuracy" if len(tied) == 1 else "the best Spearman among equal CV accuracies"
+    how = (
+        "the best CV accuracy" if len(tied) == 1
+        else "the best Spearman among equal CV accuracies" if len(level) == 1
+        else "equal CV accuracy and Spearman to costlier approaches, and is simpler"
+    )  # fmt: skip
     reason = (
         f"{best} had {how} at N={n_classes}: {_fmt(rows[best])}, Spearman {_spearman(rows[best]):.3f} "
         f"(others: {others})"
@@ -129,6 +148,20 @@ def choose_approach(cv_results: dict[str, Any], media: str, n_classes: int) -> t
             reason += ". WARNING: no approach beat the majority baseline"
             log.warning("%s: no approach beat the majority baseline at N=%d", media, n_classes)
     return best, reason
+
+
+def _lent_to_small_types(
+    choices: dict[str, tuple[str | None, str]], sizes: dict[str, int]
+) -> dict[str, tuple[str | None, str]]:
+    """Each media type's (approach, reason), a type with too few items to validate (below
+    ``MIN_VALIDATED_ITEMS``) left to the other type's model when that one rests on enough items:
+    a choice among 19 images' figures means little, a video model scores their pictures."""
+    lent = dict(choices)
+    for media, (name, reason) in choices.items():
+        other = other_media(media)
+        if name and sizes[media] < MIN_VALIDATED_ITEMS <= sizes[other] and choices[other][0]:
+            lent[media] = (None, f"too few {media}s to validate (n = {sizes[media]}); {reason}")
+    return lent
 
 
 def _final_epochs(row: CVRow | None, config: Config) -> int:
@@ -243,8 +276,11 @@ def train_final(
         skipped (a model needs an image classifier). Without a video approach the model
         scores images only, and ``config.json`` says why.
     """
-    image_approach, image_reason = choose_approach(cv_results, IMAGE, n_classes)
-    video_approach, video_reason = choose_approach(cv_results, VIDEO, n_classes)
+    choices = _lent_to_small_types(
+        {media: choose_approach(cv_results, media, n_classes) for media in (IMAGE, VIDEO)},
+        {IMAGE: len(dataset.images), VIDEO: len(dataset.videos)},
+    )
+    (image_approach, image_reason), (video_approach, video_reason) = choices[IMAGE], choices[VIDEO]
     if image_approach is None and video_approach is None:
         raise InstapopError(f"no model: {image_reason}; {video_reason}")
     for media, reason in ((IMAGE, image_reason), (VIDEO, video_reason)):
