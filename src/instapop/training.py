@@ -134,7 +134,7 @@ def choose_approach(cv_results: dict[str, Any], media: str, n_classes: int) -> t
     )
     how = (
         "the best CV accuracy" if len(tied) == 1
-        else "the best Spearman among equal CV accuracies" if len(level) == 1
+        else "the best Spearman among equal CV accuracies" if best == ranked
         else "equal CV accuracy and Spearman to costlier approaches, and is simpler"
     )  # fmt: skip
     reason = (
