@@ -155,11 +155,13 @@ def _lent_to_small_types(
 ) -> dict[str, tuple[str | None, str]]:
     """Each media type's (approach, reason), a type with too few items to validate (below
     ``MIN_VALIDATED_ITEMS``) left to the other type's model when that one rests on enough items:
-    a choice among 19 images' figures means little, a video model scores their pictures."""
+    a choice among 19 images' figures means little, a video model scores their pictures. An
+    approach that trains on the other type's items too (``also_reads``) already rests on them."""
     lent = dict(choices)
     for media, (name, reason) in choices.items():
         other = other_media(media)
-        if name and sizes[media] < MIN_VALIDATED_ITEMS <= sizes[other] and choices[other][0]:
+        small = sizes[media] < MIN_VALIDATED_ITEMS <= sizes[other]
+        if name and small and choices[other][0] and other not in approach(name).also_reads:
             lent[media] = (None, f"too few {media}s to validate (n = {sizes[media]}); {reason}")
     return lent
 
