@@ -20,10 +20,11 @@ from safetensors.torch import load_file, save_file
 
 from instapop.config import PAPER, Config
 from instapop.context import caption_tokens
-from instapop.datasets import IMAGE, Dataset, RunData, build_dataset, planted_dataset
+from instapop.datasets import IMAGE, Dataset, RunData, planted_dataset
 from instapop.models.captions import NGRAMS, TOKENS, CaptionCounts, CaptionWords
 from instapop.models.ranker import Ranker, caption_grams, picture_features
 from instapop.sources import read_source
+from support import CAPTION_FACTOR, caption_effect_run
 
 JAPANESE = "今日は夏祭りです #夏祭り 🎆"
 CYRILLIC = "Привет, весна! #весна @ана 👍🏽"
@@ -315,7 +316,6 @@ def test_manifest_caption_column(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- the generator
 
-FACTOR = 2.5  # strong enough for 150 posts: planted posts rank about a third higher in their windows
 
 
 def test_the_generator_plants_captions_on_por_only() -> None:
@@ -323,13 +323,13 @@ def test_the_generator_plants_captions_on_por_only() -> None:
     from instapop.synthetic._plan import plan_profile
 
     plain = plan_profile(120, 3, True, PAPER)
-    planted = plan_profile(120, 3, True, dataclasses.replace(PAPER, synth_caption_factor=FACTOR))
+    planted = plan_profile(120, 3, True, dataclasses.replace(PAPER, synth_caption_factor=CAPTION_FACTOR))
     keywords = [keyword for _, keyword in CAPTION_LANGUAGES.values()]
     for before, after in zip(plain.posts, planted.posts, strict=True):
         assert (after.media, after.timestamp, after.label) == (before.media, before.timestamp, before.label)
         assert bool(after.caption) == bool(before.caption)  # a post without a caption keeps none
         marked = any(keyword in after.caption for keyword in keywords)
-        assert after.por == pytest.approx(before.por * (FACTOR if marked else 1.0))
+        assert after.por == pytest.approx(before.por * (CAPTION_FACTOR if marked else 1.0))
         if not marked:
             assert not any(term in after.caption for term in (*PLANTED_TAGS, PLANTED_EMOJI))
     captions = " ".join(p.caption for p in planted.posts)
@@ -349,46 +349,18 @@ def test_synth_cli_takes_the_caption_effect(tmp_path: Path) -> None:
     assert refused.exit_code == 2 and "caption effect must be positive" in refused.output
 
 
-class _RandomFeatures:
-    """Random picture features: only the context and the caption may explain the percentile."""
-
-    def __init__(self, media_ids: list[str], dim: int = 16) -> None:
-        rng = np.random.default_rng(0)
-        self.backbone = "random"
-        self.image_ids = media_ids
-        self.image_views = rng.normal(size=(len(media_ids), 2, dim)).astype(np.float32)
-        self.video_ids: list[str] = []
-        self.video_frames = np.zeros((0, 3, dim), np.float32)
-        self.video_thumbs = np.zeros((0, dim), np.float32)
-
-
 @pytest.fixture(scope="module")
 def caption_profile(tmp_path_factory) -> tuple[Path, Dataset]:
-    """A 150-post profile whose planted captions raise PoR x 2.5 (objects do not matter), read
-    through ingest and labels; its images with random picture features."""
-    from instapop.ingest import load_media
-    from instapop.stages import ProfileInput, RunInputs, run_stages
-    from instapop.synthetic import generate_profile
-
-    config = dataclasses.replace(PAPER, synth_caption_factor=FACTOR)
-    root = tmp_path_factory.mktemp("captions")
-    profile = generate_profile(root / "data", 150, seed=2, signal=False, config=config, progress=False)
-    run_dir = root / "run"
-    source = ProfileInput(profile.profile_dir, (profile.followers_csv,))
-    run_stages(run_dir, ("ingest", "labels"), RunInputs(source), config)
-    run = RunData(run_dir)
-    media = load_media(run_dir)
-    images = media[media["media_type"] == IMAGE]
-    features = _RandomFeatures(images["media_id"].tolist())
-    data = build_dataset(images, features, context=run.context, captions=run.captions)
-    return profile.profile_dir, data
+    """A 150-post caption-effect profile through ingest and labels (:func:`support.caption_effect_run`)."""
+    profile_dir, _, data = caption_effect_run(tmp_path_factory.mktemp("captions"))
+    return profile_dir, data
 
 
 def test_generated_captions_reach_the_dataset(caption_profile) -> None:
     from instapop.synthetic._plan import plan_profile
 
     profile_dir, data = caption_profile
-    plan = plan_profile(150, 2, False, dataclasses.replace(PAPER, synth_caption_factor=FACTOR))
+    plan = plan_profile(150, 2, False, dataclasses.replace(PAPER, synth_caption_factor=CAPTION_FACTOR))
     truth = {str(post.pk): post.caption for post in plan.posts}
     items = data.images
     assert [items.captions[i] for i in range(len(items))] == [truth[g] for g in items.groups]

@@ -15,56 +15,21 @@ import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from instapop.config import PAPER, Config
-from instapop.datasets import IMAGE, Dataset, build_dataset
+from instapop.datasets import IMAGE, Dataset
+from support import RandomEncoder, caption_effect_run
 
-FACTOR = 2.5
 PLANTED = {"sunrise", "распродажа", "#goldenhour", "🔥"}
 FAST = Config(n_repeats=1, approaches=("ranker", "majority"))
-
-
-class RandomEncoder:
-    """Random picture features, the same for every picture: only the caption and the context count."""
-
-    name = "random"
-    dim = 16
-
-    def __init__(self, media_ids: list[str]) -> None:
-        rng = np.random.default_rng(0)
-        self.backbone = self.name
-        self.image_ids = media_ids
-        self.image_views = rng.normal(size=(len(media_ids), 2, self.dim)).astype(np.float32)
-        self.video_ids: list[str] = []
-        self.video_frames = np.zeros((0, 3, self.dim), np.float32)
-        self.video_thumbs = np.zeros((0, self.dim), np.float32)
-
-    def encode(self, images: np.ndarray) -> np.ndarray:
-        return np.zeros((len(images), self.dim), np.float32)
 
 
 @pytest.fixture(scope="module")
 def profile(tmp_path_factory) -> tuple[Path, Dataset]:
     """A 150-post caption-effect profile read through ingest and labels (run folder, its images)."""
-    from instapop.datasets import RunData
-    from instapop.ingest import load_media
-    from instapop.stages import ProfileInput, RunInputs, run_stages
-    from instapop.synthetic import generate_profile
-
-    config = dataclasses.replace(PAPER, synth_caption_factor=FACTOR)
-    root = tmp_path_factory.mktemp("words")
-    made = generate_profile(root / "data", 150, seed=2, signal=False, config=config, progress=False)
-    run_dir = root / "run"
-    source = ProfileInput(made.profile_dir, (made.followers_csv,))
-    run_stages(run_dir, ("ingest", "labels"), RunInputs(source), config)
-    run = RunData(run_dir)
-    media = load_media(run_dir)
-    images = media[media["media_type"] == IMAGE]
-    features = RandomEncoder(images["media_id"].tolist())
-    data = build_dataset(images, features, context=run.context, captions=run.captions)
+    _, run_dir, data = caption_effect_run(tmp_path_factory.mktemp("words"))
     return run_dir, data
 
 
