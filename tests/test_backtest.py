@@ -10,7 +10,7 @@ import pytest
 from instapop.config import Config
 from instapop.datasets import planted_dataset
 from instapop.validation import backtest
-from instapop.validation.backtest import block_edges, make_block, relabelled
+from instapop.validation.backtest import Block, block_edges, known_at, make_block, relabelled
 from instapop.validation.files import backtest_markdown
 
 CONFIG = Config(
@@ -28,6 +28,11 @@ def data():
     )
 
 
+def image_block(data, number: int, edges: tuple) -> Block:
+    """Image block ``number`` at N=2, as the backtest makes it."""
+    return make_block(known_at(data, "image", edges, CONFIG), "image", 2, number, edges[0], CONFIG)
+
+
 def test_blocks_cut_the_last_share_of_posts_into_equal_counts(data) -> None:
     edges = block_edges(data.images, CONFIG)
     assert len(edges) == CONFIG.backtest_blocks and edges[-1][1] is None
@@ -40,7 +45,7 @@ def test_blocks_cut_the_last_share_of_posts_into_equal_counts(data) -> None:
 
 def test_a_block_trains_only_on_posts_dated_before_it(data) -> None:
     for number, edges in enumerate(block_edges(data.images, CONFIG)):
-        block = make_block(data, "image", 2, number, edges, CONFIG)
+        block = image_block(data, number, edges)
         times = block.data.images.timestamps
         for rows in (block.split.train[0], block.split.fit[0], block.split.callback[0]):
             assert len(rows) and (times[rows.numpy()] < edges[0]).all()
@@ -56,7 +61,7 @@ def test_training_labels_use_no_post_dated_after_the_block(data) -> None:
     shuffled = np.random.default_rng(0).permutation(data.images.por)
     shuffled_future = dataclasses.replace(data.images, por=np.where(later, shuffled, data.images.por))
     changed = dataclasses.replace(data, images=relabelled(shuffled_future, CONFIG))
-    ours, theirs = (make_block(d, "image", 2, 1, edges, CONFIG) for d in (data, changed))
+    ours, theirs = (image_block(d, 1, edges) for d in (data, changed))
     train = ours.split.train[0].numpy()
     assert np.array_equal(ours.data.images.labels[2][train], theirs.data.images.labels[2][train])
     assert np.array_equal(ours.data.images.percentile[train], theirs.data.images.percentile[train])

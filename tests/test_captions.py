@@ -68,7 +68,9 @@ def test_the_vocabulary_and_rows_are_those_of_a_tfidf_vectorizer() -> None:
         np.testing.assert_array_equal(words.idf[part], reference.idf_)
         np.testing.assert_allclose(rows[:, columns], reference.transform(probe).toarray(), rtol=1e-12, atol=0)
     counts = CaptionCounts(np.array(captions, dtype=object))
-    assert (counts.tfidf(words, counts.rows(captions)) != words.transform(captions)).nnz == 0
+    chosen = counts.fit(counts.rows(captions), max_features=25)
+    assert chosen.words.terms == words.terms
+    assert (counts.tfidf(chosen, counts.rows(captions)) != words.transform(captions)).nnz == 0
 
 
 def test_too_few_captions_give_an_empty_vocabulary() -> None:
@@ -162,7 +164,7 @@ def test_an_inner_fold_vocabulary_ignores_its_held_out_captions(captioned) -> No
     fit_rows, held_out = np.arange(0, 150), np.arange(150, len(items))
 
     def grams(captions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        counts = CaptionCounts(captions)  # as in Ranker.fit: every row of the outer training folds
+        counts = CaptionCounts(captions)  # as in Ranker.fit: every caption, the held-out ones too
         return caption_grams(counts, counts.rows(captions), items.groups, fit_rows, held_out, 1000)
 
     k_fit, k_out = grams(items.captions)

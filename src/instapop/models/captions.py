@@ -29,6 +29,7 @@ Saved as plain data: the terms in column order (JSON) and their idf (safetensors
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -100,7 +101,7 @@ class CaptionWords:
     def fit(cls, captions: Sequence[str], max_features: int) -> CaptionWords:
         """Learn both vocabularies from ``captions`` (one per post; "" for none)."""
         counts = CaptionCounts(np.asarray(captions, dtype=object))
-        return counts.fit(counts.rows(captions), max_features)
+        return counts.fit(counts.rows(captions), max_features).words
 
     @property
     def size(self) -> int:
@@ -155,16 +156,16 @@ class CaptionCounts:
         """The row of each caption (one of the texts counted)."""
         return np.searchsorted(self.texts, np.asarray(captions, dtype=str))
 
-    def fit(self, documents: np.ndarray, max_features: int) -> CaptionWords:
+    def fit(self, documents: np.ndarray, max_features: int) -> Chosen:
         """The vocabulary a ``TfidfVectorizer`` would learn from the captions of ``documents``
         (rows, one per post): terms in ``MIN_POSTS`` of them, the ``max_features`` most frequent."""
-        terms, idf = {}, {}
+        terms, idf, columns = {}, {}, {}
         for part in PARTS:
             counts = self.counts[part][documents]
-            kept = self._kept(counts, max_features)
-            terms[part] = self.terms[part][kept].tolist()
-            idf[part] = idf_of(counts[:, kept])
-        return CaptionWords(terms, idf)
+            columns[part] = self._kept(counts, max_features)
+            terms[part] = self.terms[part][columns[part]].tolist()
+            idf[part] = idf_of(counts[:, columns[part]])
+        return Chosen(CaptionWords(terms, idf), columns)
 
     @staticmethod
     def _kept(counts: scipy.sparse.csr_matrix, max_features: int) -> np.ndarray:
@@ -177,14 +178,37 @@ class CaptionCounts:
             kept = np.sort(kept[(-frequency[kept]).argsort()[:max_features]])
         return kept
 
-    def tfidf(self, words: CaptionWords, rows: np.ndarray) -> scipy.sparse.csr_matrix:
+    def tfidf(self, chosen: Chosen, rows: np.ndarray) -> scipy.sparse.csr_matrix:
         """(len(rows), V) TF-IDF rows of the texts ``rows`` for a vocabulary :meth:`fit` chose
-        here: the same as ``words.transform`` of their captions, without reading them again."""
-        blocks = []
-        for part in PARTS:
-            columns = np.searchsorted(self.terms[part], np.asarray(words.terms[part], dtype=str))
-            blocks.append(weighted(self.counts[part][rows][:, columns], words.idf[part]))
+        here: the same as ``chosen.words.transform`` of their captions, without reading them again."""
+        idf, columns = chosen.words.idf, chosen.columns
+        blocks = [weighted(self.counts[part][rows][:, columns[part]], idf[part]) for part in PARTS]
         return scipy.sparse.hstack(blocks, format="csr", dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """A vocabulary :meth:`CaptionCounts.fit` chose: its words, and their columns among the counts
+    (so that weighting a fold's rows never looks terms up by their text)."""
+
+    words: CaptionWords
+    columns: dict[str, np.ndarray]
+
+
+def shared_counts(captions: np.ndarray) -> CaptionCounts:
+    """:class:`CaptionCounts` of every distinct caption of ``captions``, counted once for every
+    fold, N and approach that reads the same captions.
+
+    Counting a scored fold's captions with the rest learns nothing from them: a vocabulary keeps
+    only terms of the documents :meth:`CaptionCounts.fit` is given (a term of the scored fold
+    alone has no post there), and the text is read once instead of once per outer fold.
+    """
+    return _counts_of(tuple(np.unique(np.asarray(captions, dtype=str))))
+
+
+@functools.lru_cache(maxsize=8)  # a profile's images, videos and both together, with room to spare
+def _counts_of(texts: tuple[str, ...]) -> CaptionCounts:
+    return CaptionCounts(np.asarray(texts, dtype=str))
 
 
 def post_rows(groups: np.ndarray, rows: np.ndarray) -> np.ndarray:

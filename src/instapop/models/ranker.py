@@ -42,7 +42,7 @@ from sklearn.model_selection import GroupKFold
 from torch import nn
 
 from instapop.media_types import IMAGE, VIDEO
-from instapop.models.captions import PARTS, CaptionCounts, CaptionWords, post_rows
+from instapop.models.captions import PARTS, CaptionCounts, CaptionWords, post_rows, shared_counts
 
 if TYPE_CHECKING:
     from instapop.config import Config
@@ -95,9 +95,9 @@ def caption_grams(
     caption is weighted once and its Gram spread back to the items (a carousel's items share
     their post's caption).
     """
-    words = counts.fit(text_of[post_rows(groups, fit)], max_features)
+    chosen = counts.fit(text_of[post_rows(groups, fit)], max_features)
     texts, item_text = np.unique(text_of[np.concatenate([fit, new])], return_inverse=True)
-    t = counts.tfidf(words, texts)
+    t = counts.tfidf(chosen, texts)
     gram = (t @ t.T).toarray()[np.ix_(item_text, item_text)]
     return centred_gram(gram, np.arange(len(fit)), np.arange(len(fit), len(fit) + len(new)))
 
@@ -196,8 +196,10 @@ def _fit_temperature(scores: np.ndarray, labels: np.ndarray, cuts: np.ndarray) -
     """The temperature with the best log-likelihood of held-out classes (a 1-D grid)."""
     spread = float(np.std(scores)) or 1.0
     grid = spread * np.logspace(-2, 1, 31)
-    rows = np.arange(len(labels))
-    losses = [-np.log(ordinal_probs(scores, cuts, t)[rows, labels] + 1e-12).mean() for t in grid]
+    # every temperature in one softmax: (temperatures, n, N)
+    logits = ordinal_logits(torch.as_tensor(np.asarray(scores, dtype=np.float64))[:, None], cuts, 1.0)
+    probs = torch.softmax(logits[None] / torch.as_tensor(grid)[:, None, None], dim=-1).numpy()
+    losses = -np.log(probs[:, np.arange(len(labels)), labels] + 1e-12).mean(axis=1)
     return float(grid[int(np.argmin(losses))])
 
 
@@ -344,10 +346,9 @@ class Ranker:
         weights = tuple(context_weights) if context.shape[1] else (1.0,)
         has_words = captions is not None and any(words_weights) and any(captions[rows])
         words_weights = tuple(words_weights) if has_words else (0.0,)
-        if has_words:  # every term of the training rows' captions counted once, for every fold
-            counts = CaptionCounts(captions[rows])
-            text_of = np.zeros(len(x_all), dtype=np.int64)
-            text_of[rows] = counts.rows(captions[rows])
+        if has_words:  # every term of every caption counted once, for every fold (and every fit)
+            counts = shared_counts(captions)
+            text_of = counts.rows(captions)
         alphas = np.asarray(alphas, dtype=float)
         # One Gram matrix of the training rows' picture block serves every inner fold and the
         # final fit: the picture's 1,280 columns are read once (inner folds re-centre its blocks).
@@ -379,8 +380,8 @@ class Ranker:
         kernel = gram + z_context @ z_context.T  # z is centred on the rows: its Gram, in two blocks
         words, words_raw, words_mean = CaptionWords(), np.zeros(0), np.zeros(0)
         if words_weight:
-            words = counts.fit(text_of[post_rows(groups, rows)], words_max_features)
-            t = counts.tfidf(words, text_of[rows])
+            chosen = counts.fit(text_of[post_rows(groups, rows)], words_max_features)
+            words, t = chosen.words, counts.tfidf(chosen, text_of[rows])
             words_mean = np.asarray(t.mean(axis=0)).ravel()
             t_gram, _ = centred_gram((t @ t.T).toarray(), np.arange(len(rows)), np.arange(0))
             kernel = kernel + words_weight**2 * t_gram

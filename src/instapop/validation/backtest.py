@@ -74,10 +74,18 @@ class Block:
         return self.split.val[0].numpy()
 
 
-def make_block(
-    data: Dataset, media: str, n_classes: int, number: int, edges: tuple, config: Config
-) -> Block:
-    """The data at block ``number``'s start: both media's earlier items, relabelled, then its own."""
+@dataclasses.dataclass(frozen=True)
+class Known:
+    """What was known at a block's start: both media's earlier items, relabelled from themselves,
+    then the block's own items (of its media type), in ``data``; the same for every N."""
+
+    data: Dataset
+    train: np.ndarray  # the block's media type's earlier items (rows of data)
+    val: np.ndarray  # the block's own items
+
+
+def known_at(data: Dataset, media: str, edges: tuple, config: Config) -> Known:
+    """The data at the start of the block ``edges`` = (start, end) of ``media``."""
     start, end = edges
     before = {m: np.flatnonzero(_items(data, m).timestamps < start) for m in MEDIA_TYPES}
     times = _items(data, media).timestamps
@@ -86,14 +94,19 @@ def make_block(
     known = data.take(rows[IMAGE], rows[VIDEO])
     sets = {m: _head_relabelled(_items(known, m), len(before[m]), config) for m in MEDIA_TYPES}
     known = dataclasses.replace(known, images=sets[IMAGE], videos=sets[VIDEO])
-    train, val = np.arange(len(before[media])), np.arange(len(before[media]), len(rows[media]))
-    reason = _shortfall(sets[media].take(train), n_classes, config)
+    return Known(known, np.arange(len(before[media])), np.arange(len(before[media]), len(rows[media])))
+
+
+def make_block(known: Known, media: str, n_classes: int, number: int, start, config: Config) -> Block:
+    """Block ``number`` at ``n_classes``: its data and the split that trains on the past only."""
+    train, val = known.train, known.val
+    reason = _shortfall(_items(known.data, media).take(train), n_classes, config)
     fit, callback = train, val
     if reason is None and config.epoch_callback != "fold":
-        callback = inner_holdout(train, sets[media], n_classes, config, 0, number)
+        callback = inner_holdout(train, _items(known.data, media), n_classes, config, 0, number)
         fit = np.setdiff1d(train, callback)
     split = Split(*(tuple([_tensor(r)]) for r in (train, fit, callback, val)))
-    return Block(number, media, start, known, split, reason)
+    return Block(number, media, start, known.data, split, reason)
 
 
 def _tensor(rows: np.ndarray):
@@ -137,11 +150,12 @@ def backtest(data: Dataset, config: Config, progress: bool = True) -> dict[str, 
     """
     config = dataclasses.replace(config, n_repeats=1)  # a block is one member: one split, no repeats
     plans, jobs, owners = [], [], []
+    edges = {m: block_edges(_items(data, m), config) if len(_items(data, m)) else [] for m in MEDIA_TYPES}
+    known = {m: [known_at(data, m, e, config) for e in edges[m]] for m in MEDIA_TYPES}  # for every N
     for n in config.n_classes:
         for media in MEDIA_TYPES:
-            items = _items(data, media)
-            edges = block_edges(items, config) if len(items) else []
-            blocks = [make_block(data, media, n, b, e, config) for b, e in enumerate(edges)]
+            pasts = zip(known[media], edges[media], strict=True)
+            blocks = [make_block(k, media, n, b, e[0], config) for b, (k, e) in enumerate(pasts)]
             usable = [b for b in blocks if b.skipped is None and len(b.val)]
             problems = [
                 Problem(b.data, DatasetTensors(b.data, n), media, n, config, b.split) for b in usable
