@@ -20,7 +20,8 @@ from instapop.predict.scorers import media_scorers
 from instapop.training import load_model, train_final
 from instapop.validation import evaluate, row_of
 from instapop.validation.checkpoints import RowCheckpoints
-from instapop.validation.folds import repeated_folds
+from instapop.validation.backtest import backtest
+from instapop.validation.folds import plan_media, repeated_folds
 
 FAST = Config(
     n_repeats=1,
@@ -29,6 +30,7 @@ FAST = Config(
     inner_splits=3,
     ranker_alphas=(1.0, 100.0, 1e4),
     ranker_context_weights=(1.0, 10.0),
+    pool_below=1000,  # the images too, to compare what pooling costs them
 )
 
 
@@ -125,3 +127,22 @@ def test_a_row_is_trained_again_when_the_other_media_changes(data, tmp_path) -> 
     }
     assert keys["ranker"][0] == keys["ranker"][1]  # the image ranker reads no video
     assert keys["ranker_pooled"][0] != keys["ranker_pooled"][1]
+
+
+def test_by_default_only_a_small_media_type_is_pooled(data) -> None:
+    config = Config(n_classes=(2,), n_repeats=1, approaches=("ranker_pooled", "majority"))
+    sizes = {IMAGE: 300, VIDEO: 25}
+    assert config.pool_below < sizes[IMAGE] and "ranker_pooled" in Config().approaches
+    plans = {media: plan_media(items, media, 2, config, sizes) for media, items in
+             ((IMAGE, data.images), (VIDEO, data.videos))}  # fmt: skip
+    assert plans[VIDEO].skip_reason("ranker_pooled") is None
+    reason = plans[IMAGE].skip_reason("ranker_pooled")
+    assert "300 images are enough for a model of their own" in reason
+    assert plans[IMAGE].skip_reason("majority") is None  # nothing else is held back
+    # a type alone has nothing to pool with
+    alone = plan_media(data.videos, VIDEO, 2, config, {IMAGE: 0, VIDEO: 25})
+    assert alone.skip_reason("ranker_pooled") == "no images to learn from besides the videos"
+    # the backtest keeps the same rule
+    rows = {(r["media"], r["approach"]): r for r in backtest(data, config, progress=False)["rows"]}
+    assert rows[IMAGE, "ranker_pooled"]["skipped"] == reason
+    assert rows[VIDEO, "ranker_pooled"]["pooled"]["n"] == 10  # the last 40 % of the 25 videos

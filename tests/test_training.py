@@ -97,7 +97,7 @@ def skip(cv: dict, media: str, approaches: set[str], reason: str) -> dict:
 
 def test_a_skipped_approach_never_wins_and_a_media_type_with_none_gets_no_model(data, cv, tmp_path) -> None:
     rigged = json.loads(json.dumps(cv))
-    for approach in ("video", "image_to_video", "video_to_image", "ranker", "logreg"):
+    for approach in ("video", "image_to_video", "video_to_image", "ranker", "ranker_pooled", "logreg"):
         rig(rigged, approach, (0.0, 0.0, 0.05), (0.0, -0.1, 0.1), media="video")
     rig(rigged, "video", (0.99, 0.97, 1.0), (0.5, 0.4, 0.6), media="video")
     assert choose_approach(rigged, "video", 3)[0] == "video"
@@ -236,7 +236,7 @@ def test_image_only_data_saves_an_image_model(tmp_path) -> None:
     data = planted_dataset(60, 0, signal=3.0, seed=1, dim=16, n_views=2)
     config = dataclasses.replace(CONFIG, n_classes=(2,))
     results = evaluate(data, config, progress=False)
-    assert [r["skipped"] for r in results["rows"] if r["media"] == "video"] == ["no videos"] * 6
+    assert [r["skipped"] for r in results["rows"] if r["media"] == "video"] == ["no videos"] * 7
     model = load_model(train_final(data, results, config, 2, tmp_path / "model"))
     assert model.video_approach is None and model.predict_images(data.image_views[:, 0]).shape == (60, 2)
     with pytest.raises(InstapopError, match="no video model"):

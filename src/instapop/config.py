@@ -105,8 +105,11 @@ class Config:
     train_workers: int = 0  # cross-validation rows trained at once, in threads; 0 = one per core.
     # Results do not depend on it (each training has its own generator).
     approaches: tuple[str, ...] = (  # what evaluate cross-validates and train may choose from
-        "image", "video", "image_to_video", "video_to_image", "ranker", "majority", "logreg"
+        "image", "video", "image_to_video", "video_to_image", "ranker", "ranker_pooled", "majority", "logreg"
     )  # fmt: skip
+    pool_below: int = 200  # the pooled ranker runs for a media type with fewer items than this
+    # (and some of the other type): it lends a small type what the other teaches; a larger type
+    # has enough of its own, and each of its rows would cost an image ranker's (docs/models.md)
     model_classes: int | None = None  # N of the saved model; None: the largest of n_classes
     inner_splits: int = 5  # grouped folds inside the training folds that choose a penalty (ranker, logreg)
     # time-ordered backtest beside the CV: the last backtest_share of each media type's posts by date,

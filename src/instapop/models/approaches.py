@@ -128,6 +128,10 @@ class Approach:
         It reads video frames / the post's context (prediction must supply them).
     also_reads : tuple of str
         Media types it trains on besides the row's own (a video approach that learns from images too).
+    small_types_only : bool
+        It runs only for a media type with fewer items than ``Config.pool_below`` (and some of the
+        other type): it lends a small type what the other teaches, and costs too much where a type
+        has enough items of its own (``instapop.validation.folds.pooling_reason``).
     config_fields : tuple of str
         The ``Config`` fields its ``cross_validate`` reads beyond those every row reads
         (``instapop.validation.checkpoints.VALIDATION_FIELDS``): a checkpointed row is trained
@@ -149,6 +153,7 @@ class Approach:
     needs_frames: ClassVar[bool] = False
     needs_context: ClassVar[bool] = False
     also_reads: ClassVar[tuple[str, ...]] = ()
+    small_types_only: ClassVar[bool] = False
     config_fields: ClassVar[tuple[str, ...]] = ()
     cost: ClassVar[int] = 0
     predicts: ClassVar[str] = "classes"

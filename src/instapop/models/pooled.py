@@ -147,6 +147,7 @@ class PooledRankerApproach(RankerApproach):
 
     name, label = "ranker_pooled", "ranker on images and videos together"
     also_reads = (IMAGE, VIDEO)  # a row of either type reads the other's items: its checkpoint key too
+    small_types_only = True  # a type with enough items gains little and pays for the other's rows
 
     def cross_validate(self, problem: Problem) -> Outcome:
         split, pooled = problem.split, PooledItems.of(problem)

@@ -29,6 +29,7 @@ from instapop.models.approaches import Problem, approaches_for
 from instapop.models.crossval import DatasetTensors, Outcome, Split, inner_holdout
 from instapop.runtime import resolve_threads
 from instapop.validation.files import BACKTEST_METRICS as METRICS
+from instapop.validation.folds import pooling_reason
 from instapop.validation.metrics import repeat_metrics
 from instapop.validation.runner import Job, run_jobs
 
@@ -150,6 +151,7 @@ def backtest(data: Dataset, config: Config, progress: bool = True) -> dict[str, 
     """
     config = dataclasses.replace(config, n_repeats=1)  # a block is one member: one split, no repeats
     plans, jobs, owners = [], [], []
+    sizes = {m: len(_items(data, m)) for m in MEDIA_TYPES}
     edges = {m: block_edges(_items(data, m), config) if len(_items(data, m)) else [] for m in MEDIA_TYPES}
     known = {m: [known_at(data, m, e, config) for e in edges[m]] for m in MEDIA_TYPES}  # for every N
     for n in config.n_classes:
@@ -161,8 +163,10 @@ def backtest(data: Dataset, config: Config, progress: bool = True) -> dict[str, 
                 Problem(b.data, DatasetTensors(b.data, n), media, n, config, b.split) for b in usable
             ]
             for candidate in approaches_for(media, config.approaches):
-                plans.append((media, candidate, n, blocks))
-                for block, problem in zip(usable, problems, strict=True):
+                reason = pooling_reason(media, sizes, config) if candidate.small_types_only else None
+                plans.append((media, candidate, n, blocks, reason))
+                scored_blocks = zip(usable, problems, strict=True) if reason is None else ()
+                for block, problem in scored_blocks:
                     run = partial(candidate.cross_validate, problem)
                     jobs.append(Job(media, candidate.name, n, block.split, run))
                     owners.append((len(plans) - 1, block))
@@ -176,10 +180,11 @@ def backtest(data: Dataset, config: Config, progress: bool = True) -> dict[str, 
 
 
 def _row(plan: tuple, scored: list[tuple[Block, Outcome]]) -> dict[str, Any]:
-    media, candidate, n, blocks = plan
+    media, candidate, n, blocks, reason = plan
     row: dict[str, Any] = {"media": media, "approach": candidate.name, "n_classes": n}
     if not scored:
-        reasons = [b.skipped for b in blocks if b.skipped] or [f"too few {media}s for a backtest"]
+        reasons = [reason] if reason else [b.skipped for b in blocks if b.skipped]
+        reasons = reasons or [f"too few {media}s for a backtest"]
         return row | {"skipped": reasons[0]}
     parts = [_scored_block(block, outcome, n) for block, outcome in scored]
     row["blocks"] = [

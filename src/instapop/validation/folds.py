@@ -13,6 +13,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from instapop.config import Config
 from instapop.datasets import MediaSet
 from instapop.errors import InstapopError
+from instapop.media_types import other_media
 from instapop.models.approaches import approach
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,8 @@ class MediaPlan:
     ``outer`` says why no approach can run (the items cannot make stratified folds);
     ``inner`` why the neural approaches cannot (no inner split to pick their epoch), while the
     others, which need none, still run; ``no_percentile`` why the rankers cannot (a media table
-    written before the within-window percentile existed).
+    written before the within-window percentile existed); ``not_small`` why the approaches for
+    small media types do not (:func:`pooling_reason`).
     """
 
     items: MediaSet
@@ -126,18 +128,39 @@ class MediaPlan:
     outer: str | None = None
     inner: str | None = None
     no_percentile: str | None = None
+    not_small: str | None = None
 
     def skip_reason(self, name: str) -> str | None:
         """Why approach ``name`` is skipped on this media type, or None when it runs."""
         if self.outer is not None:
             return self.outer
-        if approach(name).neural and self.inner is not None:
+        spec = approach(name)
+        if spec.neural and self.inner is not None:
             return self.inner
-        return self.no_percentile if approach(name).predicts == "percentile" else None
+        if spec.small_types_only and self.not_small is not None:
+            return self.not_small
+        return self.no_percentile if spec.predicts == "percentile" else None
 
 
-def plan_media(items: MediaSet, media: str, n_classes: int, config: Config) -> MediaPlan:
-    """The folds of one media type at one N, with the reasons any approach must be skipped."""
+def pooling_reason(media: str, sizes: dict[str, int], config: Config) -> str | None:
+    """Why the approaches for small media types (``Approach.small_types_only``) do not run for
+    ``media``, or None when they do: ``sizes`` is the items of each media type."""
+    other = other_media(media)
+    if sizes[other] == 0:
+        return f"no {other}s to learn from besides the {media}s"
+    if sizes[media] >= config.pool_below:
+        return (
+            f"{sizes[media]} {media}s are enough for a model of their own "
+            f"(one across media runs below {config.pool_below}: pool_below)"
+        )
+    return None
+
+
+def plan_media(
+    items: MediaSet, media: str, n_classes: int, config: Config, sizes: dict[str, int]
+) -> MediaPlan:
+    """The folds of one media type at one N, with the reasons any approach must be skipped;
+    ``sizes`` (items of each media type) decides the approaches for small types."""
     what = f"{media}s, N={n_classes}"
     outer = f"no {media}s" if len(items) == 0 else outer_shortfall(items, n_classes, config, what)
     if outer is not None:
@@ -150,4 +173,5 @@ def plan_media(items: MediaSet, media: str, n_classes: int, config: Config) -> M
     no_percentile = None
     if not np.isfinite(items.percentile).all():
         no_percentile = f"{what}: media.csv has no within-window percentile; rerun `instapop ingest`"
-    return MediaPlan(items, folds, inner=inner, no_percentile=no_percentile)
+    not_small = pooling_reason(media, sizes, config)
+    return MediaPlan(items, folds, inner=inner, no_percentile=no_percentile, not_small=not_small)

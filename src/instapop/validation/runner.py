@@ -256,9 +256,10 @@ def evaluate(
     }
     entries: list[Job | dict] = []
     plans: dict[tuple[int, str], MediaPlan] = {}
+    sizes = {IMAGE: len(dataset.images), VIDEO: len(dataset.videos)}
     for n in config.n_classes:
         for media, items in ((IMAGE, dataset.images), (VIDEO, dataset.videos)):
-            plans[n, media] = plan_media(items, media, n, config)
+            plans[n, media] = plan_media(items, media, n, config, sizes)
             if plans[n, media].folds is not None:
                 results["folds"][media][str(n)] = plans[n, media].folds.tolist()
         entries.extend(_entries(dataset, {m: plans[n, m] for m in (IMAGE, VIDEO)}, config, n))
