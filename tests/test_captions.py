@@ -22,7 +22,8 @@ from instapop.config import PAPER, Config
 from instapop.context import caption_tokens
 from instapop.datasets import IMAGE, Dataset, RunData, planted_dataset
 from instapop.models.captions import NGRAMS, TOKENS, CaptionCounts, CaptionWords
-from instapop.models.ranker import Ranker, caption_grams, picture_features
+from instapop.models.ranker import Ranker, picture_features
+from instapop.models.ridge import caption_grams
 from instapop.sources import read_source
 from support import CAPTION_FACTOR, caption_effect_run
 
@@ -317,7 +318,6 @@ def test_manifest_caption_column(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the generator
-
 
 
 def test_the_generator_plants_captions_on_por_only() -> None:

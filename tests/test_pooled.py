@@ -19,8 +19,8 @@ from instapop.models.ranker import Ranker
 from instapop.predict.scorers import media_scorers
 from instapop.training import load_model, train_final
 from instapop.validation import evaluate, row_of
-from instapop.validation.checkpoints import RowCheckpoints
 from instapop.validation.backtest import backtest
+from instapop.validation.checkpoints import RowCheckpoints
 from instapop.validation.folds import plan_media, repeated_folds
 
 FAST = Config(

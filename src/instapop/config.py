@@ -128,6 +128,8 @@ class Config:
     # Each nonzero weight costs an eigendecomposition per inner fold: one about doubles the ranker's
     # cross-validation; (0, 10, 30, 100) scored no better on the caption-effect profiles (docs/captions.md)
     ranker_words_max_features: int = 20_000  # largest vocabulary of caption n-grams (and of tokens)
+    ranker_post_picture: bool = True  # each item read as its post's mean picture (a carousel is liked
+    # as a whole): picture-only Spearman 0.489 -> 0.512 on the development profile (docs/models.md)
 
     # --- explain and report (issue 5) ---
     gradcam_per_class: int = 3  # Grad-CAM images per class: the most confident correct ones (Fig. 9)

@@ -33,14 +33,11 @@ approach           media   trained on
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from instapop.config import Config
@@ -61,7 +58,8 @@ from instapop.models.dense import ImageHead, MaxOverTime
 from instapop.models.fit import Input, fit
 from instapop.models.gru import VideoGRU
 from instapop.models.layers import seeded_init
-from instapop.models.ranker import Ranker, fit_items, inner_folds, picture_features
+from instapop.models.logreg import logreg_c, logreg_linear, softmax_linear
+from instapop.models.ranker import Ranker, fit_items, items_pictures, picture_features
 
 
 @dataclass(frozen=True)
@@ -375,12 +373,25 @@ def ranker_context(problem: Problem) -> tuple[np.ndarray, tuple[str, ...]]:
     return context, tuple(problem.data.context_columns)
 
 
-def fit_ranker(problem: Problem, rows: np.ndarray, seed: int) -> Ranker:
-    """A :class:`~instapop.models.ranker.Ranker` fitted on ``rows`` of the problem's items only."""
-    context, columns = ranker_context(problem)
-    embeddings = problem.data.image_views if problem.media == IMAGE else problem.data.video_frames
-    picture = picture_features(problem.media, embeddings)
-    return fit_items(problem.config, problem.media, picture, context, columns, problem.items, rows, seed)
+@dataclass(frozen=True)
+class RankerInputs:
+    """The ranker's inputs for each item of a problem: its picture (:func:`items_pictures`), its context."""
+
+    picture: np.ndarray
+    context: np.ndarray
+    columns: tuple[str, ...]
+
+    @classmethod
+    def of(cls, problem: Problem) -> RankerInputs:
+        embeddings = problem.data.image_views if problem.media == IMAGE else problem.data.video_frames
+        picture = picture_features(problem.media, embeddings)
+        picture = items_pictures(picture, problem.items.groups, problem.config.ranker_post_picture)
+        return cls(picture, *ranker_context(problem))
+
+    def fit(self, problem: Problem, rows: np.ndarray, seed: int) -> Ranker:
+        """A :class:`~instapop.models.ranker.Ranker` fitted on ``rows`` of the problem's items only."""
+        config, items = problem.config, problem.items
+        return fit_items(config, problem.media, self.picture, self.context, self.columns, items, rows, seed)
 
 
 def scored_outcome(problem: Problem, scores: list[np.ndarray], probs: list[np.ndarray]) -> Outcome:
@@ -404,27 +415,26 @@ class RankerApproach(Approach):
     name, media, label = "ranker", (IMAGE, VIDEO), "ranker: picture + context"
     needs_context, cost, predicts = True, 2, "percentile"
     config_fields = ("inner_splits", "ranker_alphas", "ranker_context_weights", "ranker_words_weights",
-                     "ranker_words_max_features")  # fmt: skip
+                     "ranker_words_max_features", "ranker_post_picture")  # fmt: skip
 
     def architecture(self, media: str) -> str:
         return "RankerHead"
 
     def cross_validate(self, problem: Problem) -> Outcome:
         split, items, n = problem.split, problem.items, problem.n_classes
+        inputs = RankerInputs.of(problem)
         probs, scores = [], []
         for member, (train, val) in enumerate(zip(split.train, split.val, strict=True)):
-            ranker = fit_ranker(problem, train.numpy(), problem.seed(self.name, member))
-            context, _ = ranker_context(problem)
-            embeddings = problem.data.image_views if problem.media == IMAGE else problem.data.video_frames
+            ranker = inputs.fit(problem, train.numpy(), problem.seed(self.name, member))
             rows = val.numpy()
-            picture = picture_features(problem.media, embeddings[rows])
-            score = ranker.score(picture, context[rows], items.captions[rows])
+            score = ranker.score(inputs.picture[rows], inputs.context[rows], items.captions[rows])
             scores.append(score)
             probs.append(ranker.predict_proba(score, n))
         return scored_outcome(problem, scores, probs)
 
     def fit_final(self, problem: Problem, epochs: int) -> Fitted:
-        ranker = fit_ranker(problem, np.arange(len(problem.items)), problem.seed("final", self.name))
+        every = np.arange(len(problem.items))
+        ranker = RankerInputs.of(problem).fit(problem, every, problem.seed("final", self.name))
         head = ranker.head(problem.n_classes)
         return Fitted(head, tensors=ranker.tensors(), meta={"ranker": ranker.meta()})
 
@@ -464,95 +474,6 @@ class MajorityApproach(Approach):
             probs.append(np.tile(np.eye(n)[majority], (len(val), 1)))
         shape = (problem.config.n_repeats, len(labels), n)
         return Outcome(assemble(split.val, probs, shape), [None] * len(split.train))
-
-
-def logreg_linear(
-    x: np.ndarray, y: np.ndarray, n_classes: int, config: Config, c: float | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fit the logistic-regression probe and return it as one linear layer on raw embeddings.
-
-    Features are standardised for the fit; the scaling is folded into the returned weights so
-    that ``softmax(x @ weight.T + bias)`` gives its probabilities (a binary model's single
-    logit z becomes the two logits (0, z)). Classes absent from ``y`` get a very low bias.
-    ``c`` is the inverse L2 strength (default ``config.logreg_c``).
-
-    Returns
-    -------
-    weight : numpy.ndarray
-        (N, D) float32.
-    bias : numpy.ndarray
-        (N,) float32.
-    """
-    c = config.logreg_c if c is None else c
-    if c is None:
-        raise ValueError("logreg_linear needs C: pass c, or set config.logreg_c")
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
-    model = LogisticRegression(C=c, max_iter=config.logreg_max_iter)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the probe is a baseline; its cap is in Config
-        model.fit((x - mean) / scale, y)
-    coef, intercept = model.coef_, model.intercept_
-    if len(model.classes_) == 2:  # one logit z for classes_[1]; classes_[0] gets 0
-        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
-    weight = np.zeros((n_classes, x.shape[1]))
-    bias = np.full(n_classes, -1e4)  # never predicted: the class was not in training
-    if len(model.classes_) == 1:
-        bias[model.classes_[0]] = 0.0
-    else:
-        weight[model.classes_] = coef / scale
-        bias[model.classes_] = intercept - (coef / scale) @ mean
-    return weight.astype(np.float32), bias.astype(np.float32)
-
-
-def softmax_linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Probabilities of a linear layer: softmax(x W^T + b), (n, N)."""
-    logits = x.astype(np.float64) @ weight.T.astype(np.float64) + bias
-    logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def logreg_c(
-    x: np.ndarray,
-    labels: np.ndarray,
-    groups: np.ndarray,
-    rows: np.ndarray,
-    n_classes: int,
-    config: Config,
-    seed: int,
-) -> float:
-    """The probe's C: ``config.logreg_c`` when set, else the one of ``config.logreg_cs`` with
-    the best log-likelihood in grouped k-fold inside ``rows`` (the scored fold never takes part)."""
-    if config.logreg_c is not None:
-        return config.logreg_c
-    cs = sorted(config.logreg_cs)
-    losses = np.zeros(len(cs))
-    for fit_rows, held_out in inner_folds(rows, groups, config.inner_splits, seed):
-        losses += _held_out_losses(x[fit_rows], labels[fit_rows], x[held_out], labels[held_out], cs, config)
-    return float(cs[int(np.argmin(losses))])
-
-
-def _held_out_losses(
-    x: np.ndarray, y: np.ndarray, x_held: np.ndarray, y_held: np.ndarray, cs: list[float], config: Config
-) -> np.ndarray:
-    """Held-out log-loss (summed) of the probe at each C, ascending: each fit starts from the
-    previous, more penalised solution (a regularisation path, several times faster)."""
-    if len(np.unique(y)) < 2:  # nothing to tell the values of C apart on this inner fold
-        return np.zeros(len(cs))
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
-    z, z_held = (x - mean) / scale, (x_held - mean) / scale
-    model = LogisticRegression(max_iter=config.logreg_max_iter, warm_start=True)
-    losses = np.zeros(len(cs))
-    for i, c in enumerate(cs):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.set_params(C=c).fit(z, y)
-        probs = np.zeros((len(y_held), int(max(y.max(), y_held.max())) + 1))
-        probs[:, model.classes_] = model.predict_proba(z_held)
-        losses[i] = -np.log(np.maximum(probs[np.arange(len(y_held)), y_held], 1e-12)).sum()
-    return losses
 
 
 @register

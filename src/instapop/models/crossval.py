@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from instapop.config import Config
 from instapop.datasets import Dataset, MediaSet
@@ -168,3 +168,12 @@ def train_stacked(
     member_probs = [probs[m, : len(r)] for m, r in enumerate(split.val)]
     shape = (config.n_repeats, len(data), probs.shape[-1])
     return Outcome(assemble(split.val, member_probs, shape), [r.best_epoch for r in results])
+
+
+def inner_folds(
+    rows: np.ndarray, groups: np.ndarray, n_splits: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Grouped k-fold of ``rows`` (global indices), as (fit rows, held-out rows) pairs."""
+    n_splits = min(n_splits, len(np.unique(groups[rows])))
+    splitter = GroupKFold(n_splits, shuffle=True, random_state=seed)
+    return [(rows[a], rows[b]) for a, b in splitter.split(rows, groups=groups[rows])]

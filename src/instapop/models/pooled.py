@@ -46,7 +46,7 @@ from instapop.models.approaches import (
     scored_outcome,
 )
 from instapop.models.crossval import Outcome, items_outside
-from instapop.models.ranker import Ranker, fit_items, picture_features
+from instapop.models.ranker import Ranker, fit_items, items_pictures, picture_features
 
 MEDIA_FLAG = "is_video"  # the extra context column (:func:`_flag`)
 POOLED = "image+video"  # the pooled ranker's ``media`` (a ranker of one type says "image" or "video")
@@ -66,8 +66,14 @@ class PooledItems:
     def of(cls, problem: Problem) -> PooledItems:
         data = problem.data
         types = {media: _as(problem, media) for media in (IMAGE, VIDEO)}
-        # picture_features' image reading, the mean over axis 1, is also a video's frame mean
-        pictures = [picture_features(IMAGE, data.image_views), picture_features(IMAGE, data.video_frames)]
+        # picture_features' image reading, the mean over axis 1, is also a video's frame mean;
+        # each item reads as its post's pictures of its type, as in the per-type ranker
+        embeddings = {IMAGE: data.image_views, VIDEO: data.video_frames}
+        by_post = problem.config.ranker_post_picture
+        pictures = [
+            items_pictures(picture_features(IMAGE, embeddings[media]), typed.items.groups, by_post)
+            for media, typed in types.items()
+        ]
         contexts = []
         for media, typed in types.items():
             context, columns = ranker_context(typed)

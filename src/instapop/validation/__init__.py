@@ -45,8 +45,8 @@ rows kept for a rerun, named by what each reads) and ``files`` (``cv_results.jso
 ``cv_results.md``, ``cv_predictions.csv``).
 """
 
-from instapop.models.approaches import logreg_linear, softmax_linear
 from instapop.models.crossval import DatasetTensors
+from instapop.models.logreg import logreg_linear, softmax_linear
 from instapop.validation.backtest import backtest
 from instapop.validation.files import (
     cv_json,

@@ -159,9 +159,7 @@ def backtest(data: Dataset, config: Config, progress: bool = True) -> dict[str, 
             pasts = zip(known[media], edges[media], strict=True)
             blocks = [make_block(k, media, n, b, e[0], config) for b, (k, e) in enumerate(pasts)]
             usable = [b for b in blocks if b.skipped is None and len(b.val)]
-            problems = [
-                Problem(b.data, DatasetTensors(b.data, n), media, n, config, b.split) for b in usable
-            ]
+            problems = [Problem(b.data, DatasetTensors(b.data, n), media, n, config, b.split) for b in usable]
             for candidate in approaches_for(media, config.approaches):
                 reason = pooling_reason(media, sizes, config) if candidate.small_types_only else None
                 plans.append((media, candidate, n, blocks, reason))
