@@ -243,6 +243,22 @@ def test_image_only_data_saves_an_image_model(tmp_path) -> None:
         model.predict_videos(np.zeros((1, 15, 16)))
 
 
+def test_video_only_data_saves_a_video_model_that_scores_pictures_too(tmp_path) -> None:
+    """A profile of reels alone trains a model; a candidate picture is scored by it."""
+    from instapop.predict.scorers import media_scorers
+
+    data = planted_dataset(0, 60, signal=3.0, seed=1, dim=16, n_views=2)
+    config = dataclasses.replace(CONFIG, n_classes=(2,))
+    results = evaluate(data, config, progress=False)
+    assert {r["skipped"] for r in results["rows"] if r["media"] == "image"} == {"no images"}
+    model = load_model(train_final(data, results, config, 2, tmp_path / "model"))
+    assert model.image_approach is None and model.scored_by("image") == "video"
+    video = model.predict_videos(data.video_frames)
+    assert video.shape == (60, 2) and (video.argmax(axis=1) == data.videos.labels[2]).mean() >= 0.8
+    picture = media_scorers(model)["image"].verdict(data.video_frames[0, 0], None)
+    assert picture.predicted_class in (0, 1)
+
+
 def test_study_on_a_synthetic_profile_learns_its_signal(make_run, tmp_path) -> None:
     """The shared 60-post synthetic profile, real Lite0 embeddings, the CLI's evaluate and train.
 

@@ -19,7 +19,7 @@ Post IDs share one ``Publish time``, as real exports have them.
 Reels-first profiles
 --------------------
 ``generate_profile(out_dir, n_posts=150, reels=True)`` writes a brand that posts reels:
-90 % of the posts are single videos (the rest single images), and two thirds of the
+exactly 90 % of the posts are single videos (the rest single images), and two thirds of the
 videos were not downloaded, as ``instaloader --no-videos`` leaves them: ``<base>.jpg``
 (the cover, the video's first frame, showing the planted object) + the JSON + the
 caption ``.txt``, no ``.mp4``; a repost is downloaded or not as its original. Views are

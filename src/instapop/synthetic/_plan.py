@@ -17,6 +17,7 @@ posts in milliseconds.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -170,8 +171,8 @@ def plan_profile(
     config : Config
         Supplies the ``synth_*`` constants of the popularity model.
     reels : bool
-        A reels-first profile: ``REELS_VIDEO_SHARE`` of the posts single videos, of which
-        ``REELS_COVER_ONLY_SHARE`` not downloaded (cover only) and ``REELS_UNKNOWN_VIEWS_SHARE``
+        A reels-first profile: exactly ``REELS_VIDEO_SHARE`` of the posts single videos (rounded),
+        of which ``REELS_COVER_ONLY_SHARE`` not downloaded (cover only) and ``REELS_UNKNOWN_VIEWS_SHARE``
         with views null or 0 (these two drawn from seeds of their own).
     same_minute : bool
         Two consecutive posts go up in one minute, 30 s apart (an export, whose times are to the
@@ -185,7 +186,8 @@ def plan_profile(
     times = _post_times(rng, n_posts)
     if same_minute:
         _two_in_one_minute(times)
-    drafts = [_draft_post(rng, t, reels) for t in times]
+    kinds = _reels_kinds(rng, n_posts) if reels else [None] * n_posts
+    drafts = [_draft_post(rng, t, kind) for t, kind in zip(times, kinds, strict=True)]
     _plant_reposts(rng, drafts, config, reels)
     _plant_same_shoots(rng, drafts, config)
     _assign_labels(rng, drafts)
@@ -248,12 +250,19 @@ def _two_in_one_minute(times: np.ndarray) -> None:
     times[k] = times[k - 1] + 30
 
 
-def _draft_post(rng: np.random.Generator, timestamp: int, reels: bool = False) -> _Draft:
+def _reels_kinds(rng: np.random.Generator, n_posts: int) -> list[str]:
+    """The single item of each post of a reels-first profile: exactly ``REELS_VIDEO_SHARE`` of
+    them videos (rounded), so that 150 posts are 135 reels and 15 pictures whatever the seed."""
+    videos = set(rng.permutation(n_posts)[: round(REELS_VIDEO_SHARE * n_posts)].tolist())
+    return ["video" if i in videos else "image" for i in range(n_posts)]
+
+
+def _draft_post(rng: np.random.Generator, timestamp: int, single: str | None = None) -> _Draft:
     """A fresh post: 60 % single image, 20 % single video, 20 % carousel of 2-5 mixed items;
-    for a reels-first profile ``REELS_VIDEO_SHARE`` single videos, the rest single images."""
+    ``single`` ("image" or "video", a reels-first profile's) gives the kind of a one-item post."""
     u = rng.random()
-    if reels:
-        kinds = ["video" if u < REELS_VIDEO_SHARE else "image"]
+    if single is not None:
+        kinds = [single]
     elif u < 0.6:
         kinds = ["image"]
     elif u < 0.8:
@@ -284,6 +293,8 @@ def _plant_reposts(rng: np.random.Generator, drafts: list[_Draft], config: Confi
         if made == wanted:
             break
         kind = kinds[made % len(kinds)]
+        if reels and (drafts[j].items[0].kind == "video") != (kind == "video"):
+            continue  # a reel reposts a reel, a picture a picture: the share of reels stays exact
         original = _find_original(rng, drafts, int(j), kind)
         if original is None:
             continue
@@ -384,15 +395,21 @@ def _assign_labels(rng: np.random.Generator, drafts: list[_Draft]) -> None:
 
 
 def _leave_videos_out(rng: np.random.Generator, drafts: list[_Draft]) -> None:
-    """Mark ``REELS_COVER_ONLY_SHARE`` of the original videos as not downloaded; a repost as its original.
+    """Mark ``REELS_COVER_ONLY_SHARE`` of the videos as not downloaded (90 of 135); a repost as its original.
 
     A repost follows its original so that a duplicate pair is two videos or two covers, as when one
-    profile is downloaded with one set of options.
+    profile is downloaded with one set of options: originals are taken in a random order, each
+    with its reposts, while they fit the share.
     """
-    originals = [item for d in drafts for item in d.items if item.kind == "video" and item.repost_of is None]
-    left_out = rng.permutation(len(originals))[: round(REELS_COVER_ONLY_SHARE * len(originals))]
-    for i in left_out:
-        originals[i].downloaded = False
+    videos = [(p, c) for p, d in enumerate(drafts) for c, item in enumerate(d.items) if item.kind == "video"]
+    copies = Counter(drafts[p].items[c].repost_of for p, c in videos)
+    originals = [(p, c) for p, c in videos if drafts[p].items[c].repost_of is None]
+    room = round(REELS_COVER_ONLY_SHARE * len(videos))
+    for i in rng.permutation(len(originals)):
+        post, child = originals[i]
+        if 1 + copies[post, child] <= room:
+            drafts[post].items[child].downloaded = False
+            room -= 1 + copies[post, child]
     for draft in drafts:
         for item in draft.items:
             if item.repost_of is not None:
