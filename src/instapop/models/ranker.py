@@ -3,7 +3,8 @@
 What the rolling classes measure is a post's PoR rank inside its own time window
 (:func:`instapop.labels.rolling_percentiles`). The ranker predicts that rank as a number from
 what a user has before publishing: the picture (the mean of the augmented views' embeddings;
-for a video the mean and the maximum of its frame embeddings) and the post's context
+for a video the mean and the maximum of its frame embeddings; a known carousel item reads as its
+post's mean picture, :func:`post_pictures`) and the post's context
 (:mod:`instapop.context`: hour, weekday, gap since the previous post, carousel, caption...).
 Classes for any N are cuts of its score at the training items' class shares, so one model
 serves N = 2, 3, ...
