@@ -18,7 +18,7 @@ import numpy as np
 
 from instapop.explain.captions import caption_word_effects
 from instapop.media_types import IMAGE, VIDEO
-from instapop.models.ranker import Ranker, items_pictures, picture_features
+from instapop.models.ranker import Ranker, dataset_pictures
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,8 +73,7 @@ def caption_words(model: SavedModel, data: Dataset, top: int = TOP_TERMS) -> dic
 def score_split(ranker: Ranker, data: Dataset, media: str) -> dict[str, float]:
     """Share of the variance of the ranker's score parts over its training items (see the module)."""
     items = data.images if media == IMAGE else data.videos
-    embeddings = data.image_views if media == IMAGE else data.video_frames
-    picture = items_pictures(picture_features(media, embeddings), items.groups, ranker.post_picture)
+    picture = dataset_pictures(data, media, ranker.post_picture)  # as the ranker read them
     context = data.context.get(media)
     if context is not None and ranker.context_columns:
         context = context[:, [data.context_columns.index(c) for c in ranker.context_columns]]

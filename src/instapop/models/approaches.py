@@ -59,7 +59,7 @@ from instapop.models.fit import Input, fit
 from instapop.models.gru import VideoGRU
 from instapop.models.layers import seeded_init
 from instapop.models.logreg import logreg_c, logreg_linear, softmax_linear
-from instapop.models.ranker import Ranker, fit_items, items_pictures, picture_features
+from instapop.models.ranker import Ranker, dataset_pictures, fit_items
 
 
 @dataclass(frozen=True)
@@ -375,7 +375,7 @@ def ranker_context(problem: Problem) -> tuple[np.ndarray, tuple[str, ...]]:
 
 @dataclass(frozen=True)
 class RankerInputs:
-    """The ranker's inputs for each item of a problem: its picture (:func:`items_pictures`), its context."""
+    """The ranker's inputs for each item of a problem: its picture (:func:`dataset_pictures`), its context."""
 
     picture: np.ndarray
     context: np.ndarray
@@ -383,9 +383,7 @@ class RankerInputs:
 
     @classmethod
     def of(cls, problem: Problem) -> RankerInputs:
-        embeddings = problem.data.image_views if problem.media == IMAGE else problem.data.video_frames
-        picture = picture_features(problem.media, embeddings)
-        picture = items_pictures(picture, problem.items.groups, problem.config.ranker_post_picture)
+        picture = dataset_pictures(problem.data, problem.media, problem.config.ranker_post_picture)
         return cls(picture, *ranker_context(problem))
 
     def fit(self, problem: Problem, rows: np.ndarray, seed: int) -> Ranker:

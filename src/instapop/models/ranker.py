@@ -49,7 +49,7 @@ from instapop.models.ridge import caption_grams, centred_gram, ridge_dual, ridge
 
 if TYPE_CHECKING:
     from instapop.config import Config
-    from instapop.datasets import MediaSet
+    from instapop.datasets import Dataset, MediaSet
 
 
 def picture_features(media: str, embeddings: np.ndarray) -> np.ndarray:
@@ -87,6 +87,14 @@ def items_pictures(picture: np.ndarray, groups: np.ndarray, by_post: bool) -> np
     """The picture the ranker reads for each known item (``groups``: its post): its post's
     (:func:`post_pictures`) when ``by_post`` (``Config.ranker_post_picture``), else its own."""
     return post_pictures(picture, groups) if by_post else picture
+
+
+def dataset_pictures(data: Dataset, media: str, by_post: bool) -> np.ndarray:
+    """The ranker's picture of every item of ``media`` in ``data``: :func:`picture_features` of its
+    embeddings, read by :func:`items_pictures`."""
+    if media == IMAGE:
+        return items_pictures(picture_features(media, data.image_views), data.images.groups, by_post)
+    return items_pictures(picture_features(media, data.video_frames), data.videos.groups, by_post)
 
 
 def class_cuts(scores: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
