@@ -242,12 +242,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _save_module(module: nn.Module, path: Path) -> dict[str, Any]:
-    state = {name: t.detach().contiguous() for name, t in module.state_dict().items()}
-    save_file(state, str(path))
-    return {"file": path.name, "sha256": _sha256(path)}
-
-
 def train_final(
     dataset: Dataset, cv_results: dict[str, Any], config: Config, n_classes: int, out_dir: Path
 ) -> Path:

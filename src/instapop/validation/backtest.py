@@ -98,7 +98,9 @@ def known_at(data: Dataset, media: str, edges: tuple, config: Config) -> Known:
     return Known(known, np.arange(len(before[media])), np.arange(len(before[media]), len(rows[media])))
 
 
-def make_block(known: Known, media: str, n_classes: int, number: int, start, config: Config) -> Block:
+def make_block(
+    known: Known, media: str, n_classes: int, number: int, start: np.datetime64, config: Config
+) -> Block:
     """Block ``number`` at ``n_classes``: its data and the split that trains on the past only."""
     train, val = known.train, known.val
     reason = _shortfall(_items(known.data, media).take(train), n_classes, config)
