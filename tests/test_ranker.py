@@ -15,7 +15,7 @@ from instapop.media_types import IMAGE
 from instapop.models.approaches import REGISTRY, Approach, Fitted, Problem, register
 from instapop.models.crossval import Outcome, assemble
 from instapop.models.dense import ImageHead
-from instapop.models.ranker import Ranker, picture_features
+from instapop.models.ranker import Ranker, picture_features, post_pictures
 from instapop.training import load_model, train_final
 from instapop.validation import cv_predictions, evaluate, row_of
 
@@ -79,6 +79,20 @@ def test_score_splits_into_picture_and_context_and_its_gradient_is_the_weight(pl
     np.testing.assert_array_equal(logits.argmax(dim=1).numpy(), ranker.classes(ranker.score(x), 3))
     restored = Ranker.from_saved(ranker.tensors(), ranker.meta())
     np.testing.assert_allclose(restored.score(x, context[200:]), ranker.score(x, context[200:]))
+
+
+def test_a_carousel_reads_as_its_mean_picture_at_the_length_of_one_picture() -> None:
+    rng = np.random.default_rng(3)
+    picture = np.abs(rng.normal(size=(5, 8)))
+    groups = np.array([7, 7, 7, 9, 4])  # one carousel of three, two single pictures
+    read = post_pictures(picture, groups)
+    carousel = picture[:3]
+    assert np.allclose(read[0], read[1]) and np.allclose(read[0], read[2])
+    cosine = read[0] @ carousel.mean(axis=0) / np.linalg.norm(read[0]) / np.linalg.norm(carousel.mean(axis=0))
+    assert cosine == pytest.approx(1.0)  # the mean's direction: what the post shows
+    assert np.linalg.norm(read[0]) == pytest.approx(np.linalg.norm(carousel, axis=1).mean())
+    assert np.linalg.norm(carousel.mean(axis=0)) < np.linalg.norm(read[0])  # the plain mean is shorter
+    np.testing.assert_array_equal(read[3:], picture[3:])  # a single picture is its own post
 
 
 def test_planted_signal_is_learned_and_shuffled_percentiles_stay_at_chance() -> None:

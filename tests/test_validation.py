@@ -9,12 +9,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.model_selection import StratifiedGroupKFold
 
 from instapop.config import Config
 from instapop.cv_rows import cv_rows, find_row
 from instapop.datasets import Dataset, planted_dataset
 from instapop.errors import InstapopError
 from instapop.models.approaches import approaches_for
+from instapop.models.crossval import stratified_group_folds
 from instapop.validation import (
     cv_json,
     cv_markdown,
@@ -54,6 +56,24 @@ def test_grouped_folds_never_split_a_post() -> None:
     for r in range(3):  # stratified: every fold holds every class
         for fold in range(5):
             assert set(items.labels[3][grouped[r] == fold]) == {0, 1, 2}
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+def test_stratified_group_folds_are_scikit_learns(n_classes: int) -> None:
+    rng = np.random.default_rng(n_classes)
+    for trial in range(40):
+        n, n_splits = int(rng.integers(30, 400)), int(rng.integers(2, 7))
+        groups = rng.integers(0, n // int(rng.integers(1, 4)), n)
+        # half the trials label whole posts, as the protocol does (a carousel shares its label)
+        labels = groups * 7919 % n_classes if trial % 2 else rng.integers(0, n_classes, n)
+        seed = int(rng.integers(0, 2**31))
+        expected = np.empty(n, dtype=np.int64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a class smaller than n_splits: allowed
+            splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
+            for fold, (_, val) in enumerate(splitter.split(np.zeros(n), labels, groups)):
+                expected[val] = fold
+        np.testing.assert_array_equal(stratified_group_folds(labels, groups, n_splits, seed), expected)
 
 
 def test_evaluate_folds_never_split_a_post(planted_small, small_results) -> None:

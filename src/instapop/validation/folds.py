@@ -8,13 +8,14 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold
 
 from instapop.config import Config
 from instapop.datasets import MediaSet
 from instapop.errors import InstapopError
 from instapop.media_types import other_media
 from instapop.models.approaches import approach
+from instapop.models.crossval import stratified_group_folds
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +103,10 @@ def repeated_folds(items: MediaSet, n_classes: int, config: Config, what: str = 
     for repeat in range(config.n_repeats):
         random_state = int(np.random.SeedSequence([config.seed, repeat]).generate_state(1)[0])
         if config.grouped_folds:
-            splitter = StratifiedGroupKFold(config.n_splits, shuffle=True, random_state=random_state)
-            splits = splitter.split(np.zeros(len(items)), labels, items.groups)
-        else:
-            splitter = StratifiedKFold(config.n_splits, shuffle=True, random_state=random_state)
-            splits = splitter.split(np.zeros(len(items)), labels)
-        for fold, (_, val) in enumerate(splits):
+            folds[repeat] = stratified_group_folds(labels, items.groups, config.n_splits, random_state)
+            continue
+        splitter = StratifiedKFold(config.n_splits, shuffle=True, random_state=random_state)
+        for fold, (_, val) in enumerate(splitter.split(np.zeros(len(items)), labels)):
             folds[repeat, val] = fold
     return folds
 
